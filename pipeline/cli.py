@@ -1,0 +1,105 @@
+"""`news`: the command line over the same stage functions the Airflow DAG calls."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import uuid
+from pathlib import Path
+
+from pipeline.settings import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = load_settings().with_db(args.db)
+    return args.handler(args, settings)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="news", description="News ingestion pipeline.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ingest = commands.add_parser("ingest", help="Replay files or folders (.txt, .html, .jsonl) into DuckDB.")
+    ingest.add_argument("paths", nargs="+", help="files or folders to ingest")
+    ingest.add_argument("--run-id", help="name of this run (default: cli__<UTC time>)")
+    ingest.add_argument("--no-check", action="store_true", help="skip the quality gate after loading")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    query = commands.add_parser("query", help="Run SQL (or a named query from sql/queries/) read-only.")
+    query.add_argument("sql", help="SQL text, or the name of a file in sql/queries/ without .sql")
+    query.set_defaults(handler=cmd_query)
+
+    check = commands.add_parser("check", help="Run the great-expectations suites for a run (default: latest).")
+    check.add_argument("--run-id", help="run to validate (default: the latest run)")
+    check.set_defaults(handler=cmd_check)
+
+    report = commands.add_parser("report", help="Print the summary of a run (default: latest).")
+    report.add_argument("--run-id", help="run to report (default: the latest run)")
+    report.set_defaults(handler=cmd_report)
+
+    for sub in (ingest, query, check, report):
+        sub.add_argument("--db", help="DuckDB file (default: $NEWS_DB or data/news.duckdb)")
+    return parser
+
+
+def cmd_ingest(args, settings) -> int:
+    from pipeline.report import format_summary
+    from pipeline.stages import run_pipeline
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"news: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    run_id = args.run_id or f"cli__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+    run_pipeline(args.paths, settings, run_id)
+    passed = True
+    if not args.no_check:
+        from pipeline.quality import validate_run
+
+        passed = validate_run(settings.db_path, run_id, settings.gx_dir).ok
+    print(format_summary(settings.db_path, run_id))
+    return 0 if passed else 1
+
+
+def cmd_query(args, settings) -> int:
+    from pipeline.report import format_table
+    from pipeline.store import QUERIES_DIR, named_query, query
+
+    sql = named_query(args.sql) if (QUERIES_DIR / f"{args.sql}.sql").is_file() else args.sql
+    columns, rows = query(settings.db_path, sql)
+    print(format_table(columns, rows))
+    return 0
+
+
+def cmd_check(args, settings) -> int:
+    from pipeline.quality import validate_run
+    from pipeline.report import latest_run_id
+
+    run_id = args.run_id or latest_run_id(settings.db_path)
+    if run_id is None:
+        print("news: no run in the database yet", file=sys.stderr)
+        return 2
+    result = validate_run(settings.db_path, run_id, settings.gx_dir)
+    for outcome in result.outcomes:
+        mark = "ok  " if outcome.success else ("FAIL" if outcome.critical else "warn")
+        print(f"{mark} {outcome.suite:16} {outcome.expectation}  {outcome.observed or ''}")
+    print(f"{result.passed} passed, {result.failed} failed; data docs: {result.docs_index}")
+    return 0 if result.ok else 1
+
+
+def cmd_report(args, settings) -> int:
+    from pipeline.report import format_summary, latest_run_id
+
+    run_id = args.run_id or latest_run_id(settings.db_path)
+    if run_id is None:
+        print("news: no run in the database yet", file=sys.stderr)
+        return 2
+    print(format_summary(settings.db_path, run_id))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

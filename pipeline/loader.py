@@ -1,0 +1,144 @@
+"""The single DuckDB writer: exact dedup, entity merge, ledger and run row in one transaction.
+
+Rows go in as Arrow tables (bulk), never as a Python loop of single-row INSERTs. Everything is
+keyed (article_id, doc_key, (run_id, source_uri)) and inserted with OR IGNORE / OR REPLACE, so a
+retried load adds nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline import staging
+from pipeline.dedup import ExactIndex
+from pipeline.enrich.entities import canonical_key, resolve_corpus
+from pipeline.records import RunSummary
+from pipeline.store import connect, migrate
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def entity_id_for(label: str, key: str) -> str:
+    return hashlib.sha1(f"{label}\x1f{key}".encode()).hexdigest()[:16]
+
+
+def load_processed(db_path: Path, run_id: str, source: str, settled_path: Path, processed: list[Path],
+                   n_inputs: int, started_at: dt.datetime) -> RunSummary:
+    ledger = staging.read(settled_path).to_pylist()
+    with connect(db_path) as con:
+        migrate(con)
+        con.execute("BEGIN")
+        index = ExactIndex(con.execute("SELECT article_id, canonical_url, content_hash FROM articles").fetchall())
+        existing = dict(con.execute("SELECT article_id, run_id FROM articles").fetchall())
+        for folder in processed:
+            ledger += _load_batch(con, folder, run_id, index, existing)
+        _write_ledger(con, run_id, ledger)
+        summary = _write_run(con, run_id, source, ledger, n_inputs, started_at)
+        con.execute("COMMIT")
+    return summary
+
+
+def _load_batch(con, folder: Path, run_id: str, index: ExactIndex, existing: dict[str, str]) -> list[dict]:
+    outcomes = staging.read(folder / "outcomes.parquet")
+    ledger = outcomes.drop_columns(["raw"]).to_pylist()
+    rejected = outcomes.filter(pc.equal(outcomes["state"], "rejected"))
+    con.register("incoming_rejects", rejected)
+    con.execute("INSERT OR IGNORE INTO rejects SELECT doc_key, source_uri, reason, raw FROM incoming_rejects")
+    articles = staging.read(folder / "articles.parquet")
+    keep, duplicates = [], []
+    for row in articles.select(["article_id", "doc_key", "source_uri", "canonical_url", "content_hash"]).to_pylist():
+        entry = {"doc_key": row["doc_key"], "source_uri": row["source_uri"], "article_id": row["article_id"]}
+        if row["article_id"] in existing:
+            same_run = existing[row["article_id"]] == run_id
+            ledger.append({**entry, "state": "loaded" if same_run else "duplicate",
+                           "reason": None if same_run else "seen_before"})
+            continue
+        match = index.match(row["canonical_url"], row["content_hash"])
+        if match:
+            duplicates.append({"doc_key": row["doc_key"], "duplicate_of": match.duplicate_of, "rule": match.rule,
+                               "similarity": 1.0, "run_id": run_id})
+            ledger.append({**entry, "state": "duplicate", "reason": match.rule, "article_id": match.duplicate_of})
+            continue
+        index.add(row["article_id"], row["canonical_url"], row["content_hash"])
+        existing[row["article_id"]] = run_id
+        keep.append(row["article_id"])
+        ledger.append({**entry, "state": "loaded", "reason": None})
+    kept = articles.filter(pc.is_in(articles["article_id"], pa.array(keep, pa.string())))
+    con.register("incoming_articles", kept)
+    con.execute(
+        "INSERT OR IGNORE INTO articles SELECT article_id, doc_key, url, canonical_url, source_uri, site, title, "
+        "byline, published_at, published_rule, updated_at, language, language_prob, body, body_chars, "
+        "content_hash, NULL AS story_id, ? AS ingested_at, ? AS run_id FROM incoming_articles",
+        [_now(), run_id],
+    )
+    if duplicates:
+        con.register("incoming_duplicates", pa.Table.from_pylist(duplicates))
+        con.execute("INSERT OR IGNORE INTO duplicates SELECT doc_key, duplicate_of, rule, similarity, run_id "
+                    "FROM incoming_duplicates")
+    dates = staging.read(folder / "dates.parquet")
+    con.register("incoming_dates", dates.filter(pc.is_in(dates["article_id"], pa.array(keep, pa.string()))))
+    con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
+    mentions = staging.read(folder / "mentions.parquet")
+    _load_entities(con, mentions.filter(pc.is_in(mentions["article_id"], pa.array(keep, pa.string()))))
+    return ledger
+
+
+def _load_entities(con, mentions: pa.Table) -> None:
+    """Attach each mention to a corpus entity, creating entities not seen before."""
+    if mentions.num_rows == 0:
+        return
+    known = {key: (name, label) for key, name, label in
+             con.execute("SELECT name_key, name, label FROM entities").fetchall()}
+    names = {(row["canonical"], row["label"]) for row in mentions.select(["canonical", "label"]).to_pylist()}
+    resolved = resolve_corpus(names, known)
+    entity_rows, mention_rows = {}, []
+    for row in mentions.to_pylist():
+        key, name, label = resolved[(row["canonical"], row["label"])]
+        entity_id = entity_id_for(label, key)
+        entity = entity_rows.setdefault(entity_id, {"entity_id": entity_id, "name": name, "label": label,
+                                                    "name_key": key, "aliases": set()})
+        entity["aliases"].update({row["canonical"], row["surface"]})
+        mention_rows.append({"article_id": row["article_id"], "entity_id": entity_id, "surface": row["surface"],
+                             "label": label, "start_char": row["start_char"], "end_char": row["end_char"]})
+    entities = pa.Table.from_pylist([{**e, "aliases": sorted(e["aliases"])} for e in entity_rows.values()])
+    con.register("incoming_entities", entities)
+    con.execute("INSERT OR IGNORE INTO entities SELECT entity_id, name, label, name_key, [] FROM incoming_entities")
+    con.execute(
+        "UPDATE entities SET aliases = list_sort(list_distinct(list_concat(entities.aliases, i.aliases))) "
+        "FROM incoming_entities i WHERE entities.entity_id = i.entity_id"
+    )
+    con.register("incoming_mentions", pa.Table.from_pylist(mention_rows))
+    con.execute("INSERT OR IGNORE INTO entity_mentions SELECT article_id, entity_id, surface, label, start_char, "
+                "end_char FROM incoming_mentions")
+
+
+def _write_ledger(con, run_id: str, ledger: list[dict]) -> None:
+    at = _now()
+    rows = [{"run_id": run_id, "doc_key": r["doc_key"], "source_uri": r["source_uri"], "state": r["state"],
+             "reason": r.get("reason"), "article_id": r.get("article_id"), "logged_at": at} for r in ledger]
+    if not rows:
+        return
+    con.register("incoming_ledger", pa.Table.from_pylist(rows))
+    con.execute("INSERT OR REPLACE INTO ingest_log SELECT run_id, doc_key, source_uri, state, reason, article_id, logged_at "
+                "FROM incoming_ledger")
+
+
+def _write_run(con, run_id: str, source: str, ledger: list[dict], n_inputs: int,
+               started_at: dt.datetime) -> RunSummary:
+    counts = {state: sum(1 for r in ledger if r["state"] == state)
+              for state in ("loaded", "duplicate", "rejected", "failed")}
+    summary = RunSummary(run_id, n_inputs, counts["loaded"], counts["duplicate"], counts["rejected"],
+                         counts["failed"], started_at, _now())
+    con.execute(
+        "INSERT OR REPLACE INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [run_id, source, summary.started_at, summary.finished_at, summary.n_inputs, summary.n_loaded,
+         summary.n_duplicate, summary.n_rejected, summary.n_failed],
+    )
+    return summary

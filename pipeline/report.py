@@ -1,0 +1,53 @@
+"""The run summary printed after `make run` / `news ingest`, and plain-text tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.store import named_query, query
+
+EXAMPLE_QUERY = "top_people_by_day"
+
+
+def format_table(columns: list[str], rows: list[tuple]) -> str:
+    cells = [[("NULL" if v is None else str(v)).replace("\n", " ")[:60] for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def latest_run_id(db_path: Path) -> str | None:
+    if not Path(db_path).exists():
+        return None
+    _, rows = query(db_path, "SELECT run_id FROM ingest_runs ORDER BY finished_at DESC LIMIT 1")
+    return rows[0][0] if rows else None
+
+
+def format_summary(db_path: Path, run_id: str) -> str:
+    _, runs = query(db_path, "SELECT n_inputs, n_loaded, n_duplicate, n_rejected, n_failed FROM ingest_runs "
+                             "WHERE run_id = ?", [run_id])
+    if not runs:
+        return f"run {run_id}: not found in {db_path}"
+    n_inputs, loaded, duplicate, rejected, failed = runs[0]
+    _, checks = query(db_path, "SELECT count(*) FILTER (success), count(*) FILTER (NOT success) "
+                               "FROM quality_results WHERE run_id = ?", [run_id])
+    passed, failed_checks = checks[0]
+    _, totals = query(db_path, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM entities), "
+                               "(SELECT count(*) FROM entity_mentions)")
+    lines = [
+        f"run {run_id}  ({db_path})",
+        f"  inputs {n_inputs}: loaded {loaded}, duplicate {duplicate}, rejected {rejected}, failed {failed}",
+        f"  quality checks: {passed} passed, {failed_checks} failed",
+        "  database: {} articles, {} entities, {} mentions".format(*totals[0]),
+        "",
+        "top entities:",
+        format_table(*query(db_path, named_query("top_entities"))),
+        "",
+        f"example query (sql/queries/{EXAMPLE_QUERY}.sql):",
+        named_query(EXAMPLE_QUERY).strip(),
+        format_table(*query(db_path, named_query(EXAMPLE_QUERY))),
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,184 @@
+"""The run as three stage functions, shared by the CLI and the Airflow DAG.
+
+plan      reads the inputs, settles the ones seen before, and writes raw batches (Parquet)
+process   extracts, detects language and tags entities for one batch; touches no database
+load      the single DuckDB writer: dedup, entities, ledger, one transaction per run
+
+Only `plan` and `load` open the DuckDB file, so the parallel `process` tasks never contend for its lock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import staging
+from pipeline.dedup import content_hash, canonical_url
+from pipeline.enrich.entities import load_model, tag_entities
+from pipeline.enrich.language import detect_language
+from pipeline.extract.dispatch import Rejected, extract
+from pipeline.loader import load_processed
+from pipeline.records import RawDoc, RunSummary, article_id_for
+from pipeline.settings import Settings
+from pipeline.sources.replay import read_inputs
+from pipeline.store import connect, migrate
+
+__all__ = ["Plan", "plan_run", "process_batch", "load_run", "run_pipeline"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    run_id: str
+    run_dir: Path
+    batches: tuple[Path, ...]
+    settled: Path
+    n_inputs: int
+    started_at: dt.datetime
+    source: str
+
+    def to_xcom(self) -> dict:
+        """Paths and counts only: what may travel through Airflow's XCom."""
+        return {"run_id": self.run_id, "run_dir": str(self.run_dir), "batches": [str(b) for b in self.batches],
+                "settled": str(self.settled), "n_inputs": self.n_inputs,
+                "started_at": self.started_at.isoformat(), "source": self.source}
+
+    @classmethod
+    def from_xcom(cls, data: dict) -> Plan:
+        return cls(data["run_id"], Path(data["run_dir"]), tuple(Path(b) for b in data["batches"]),
+                   Path(data["settled"]), data["n_inputs"], dt.datetime.fromisoformat(data["started_at"]),
+                   data["source"])
+
+
+def plan_run(paths: list[str], settings: Settings, run_id: str) -> Plan:
+    """Read the inputs and skip, before any expensive stage, the ones already ingested.
+
+    An input seen in an earlier run keeps its earlier fate: a loaded article is now a duplicate of
+    itself (rule `seen_before`), a reject is rejected again for the same reason. Seen in this same
+    run (a re-run), it keeps its state, so re-running a run changes nothing.
+    """
+    started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    out = staging.run_dir(settings.staging_dir, run_id)
+    docs = list(read_inputs(paths, settings.max_input_bytes))
+    with connect(settings.db_path) as con:
+        migrate(con)
+        seen = _seen_before(con, {doc.doc_key for doc in docs}, run_id)
+    settled, todo, planned = [], [], set()
+    for doc in docs:
+        if doc.doc_key in seen:
+            settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, **seen[doc.doc_key]})
+        elif doc.doc_key in planned:
+            settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, "state": "duplicate",
+                            "reason": "same_input_in_run", "article_id": article_id_for(doc.doc_key)})
+        else:
+            planned.add(doc.doc_key)
+            todo.append(doc)
+    batches = []
+    for number, start in enumerate(range(0, len(todo), settings.batch_size)):
+        rows = [_raw_row(doc) for doc in todo[start:start + settings.batch_size]]
+        batches.append(staging.write(rows, staging.RAW_SCHEMA, out / f"raw-{number:05d}.parquet"))
+    settled_path = staging.write(settled, staging.OUTCOME_SCHEMA, out / "settled.parquet")
+    return Plan(run_id, out, tuple(batches), settled_path, len(docs), started_at, ",".join(map(str, paths)))
+
+
+def _seen_before(con, keys: set[str], run_id: str) -> dict[str, dict]:
+    if not keys:
+        return {}
+    con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT unnest(?::VARCHAR[]) AS doc_key", [sorted(keys)])
+    seen: dict[str, dict] = {}
+    for doc_key, article_id, first_run in con.execute(
+        "SELECT doc_key, article_id, run_id FROM articles JOIN wanted USING (doc_key)"
+    ).fetchall():
+        if first_run == run_id:
+            seen[doc_key] = {"state": "loaded", "reason": None, "article_id": article_id}
+        else:
+            seen[doc_key] = {"state": "duplicate", "reason": "seen_before", "article_id": article_id}
+    for doc_key, duplicate_of, rule in con.execute(
+        "SELECT doc_key, duplicate_of, rule FROM duplicates JOIN wanted USING (doc_key)"
+    ).fetchall():
+        seen[doc_key] = {"state": "duplicate", "reason": rule, "article_id": duplicate_of}
+    for doc_key, reason in con.execute(
+        "SELECT doc_key, reason FROM rejects JOIN wanted USING (doc_key)"
+    ).fetchall():
+        seen[doc_key] = {"state": "rejected", "reason": reason, "article_id": None}
+    return seen
+
+
+def _raw_row(doc: RawDoc) -> dict:
+    return {"doc_key": doc.doc_key, "source_uri": doc.source_uri, "kind": doc.kind,
+            "content": doc.content, "url": doc.url, "problem": doc.problem}
+
+
+def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = None) -> Path:
+    """Extract, detect language and tag entities for one raw batch; returns the output folder.
+
+    Every input of the batch comes out either as an article row or as an outcome row
+    (rejected with a reason, or failed with the error), never silently dropped.
+    """
+    batch_path = Path(batch_path)
+    out = batch_path.with_name(batch_path.stem.replace("raw-", "processed-"))
+    articles, outcomes, dates = [], [], []
+    for row in staging.read(batch_path).to_pylist():
+        raw = RawDoc(**row)
+        try:
+            articles.append(_article_row(raw, settings, today, dates))
+        except Rejected as reason:
+            outcomes.append(_outcome(raw, "rejected", str(reason)))
+        except Exception as error:  # noqa: BLE001 - one bad input must not crash the batch
+            detail = "".join(traceback.format_exception_only(error)).strip()
+            outcomes.append(_outcome(raw, "failed", detail))
+    mentions = _mention_rows(articles, settings)
+    staging.write(articles, staging.ARTICLE_SCHEMA, out / "articles.parquet")
+    staging.write(mentions, staging.MENTION_SCHEMA, out / "mentions.parquet")
+    staging.write(dates, staging.DATE_SCHEMA, out / "dates.parquet")
+    staging.write(outcomes, staging.OUTCOME_SCHEMA, out / "outcomes.parquet")
+    return out
+
+
+def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None, dates: list[dict]) -> dict:
+    extraction = extract(raw, settings.min_body_chars, today)
+    language, probability = detect_language(extraction.body)
+    url = raw.url or extraction.url
+    article_id = article_id_for(raw.doc_key)
+    dates.extend({"article_id": article_id, "value": c.value, "kind": c.kind, "rule": c.rule}
+                 for c in extraction.date_candidates)
+    return {
+        "article_id": article_id, "doc_key": raw.doc_key, "url": url, "canonical_url": canonical_url(url),
+        "source_uri": raw.source_uri, "site": extraction.site, "title": extraction.title,
+        "byline": extraction.byline, "published_at": extraction.published_at,
+        "published_rule": extraction.published_rule, "updated_at": extraction.updated_at,
+        "language": language, "language_prob": probability, "body": extraction.body,
+        "body_chars": len(extraction.body), "content_hash": content_hash(extraction.body),
+    }
+
+
+def _outcome(raw: RawDoc, state: str, reason: str) -> dict:
+    return {"doc_key": raw.doc_key, "source_uri": raw.source_uri, "state": state, "reason": reason,
+            "article_id": None, "raw": raw.content}
+
+
+def _mention_rows(articles: list[dict], settings: Settings) -> list[dict]:
+    """NER over the cleaned bodies (title as extra evidence), batched with nlp.pipe."""
+    if not articles:
+        return []
+    nlp = load_model(settings.spacy_model)
+    tagged = tag_entities(nlp, [(a["title"], a["body"]) for a in articles], batch_size=64)
+    return [
+        {"article_id": article["article_id"], "surface": m.surface, "label": m.label,
+         "start_char": m.start_char, "end_char": m.end_char, "canonical": m.canonical}
+        for article, mentions in zip(articles, tagged, strict=True)
+        for m in mentions
+    ]
+
+
+def load_run(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
+    return load_processed(settings.db_path, plan.run_id, plan.source, plan.settled, [Path(p) for p in processed],
+                          plan.n_inputs, plan.started_at)
+
+
+def run_pipeline(paths: list[str], settings: Settings, run_id: str, today: dt.date | None = None) -> RunSummary:
+    """The whole run in one process, as the CLI does it: plan, process each batch, load."""
+    plan = plan_run(paths, settings, run_id)
+    processed = [process_batch(batch, settings, today) for batch in plan.batches]
+    return load_run(plan, processed, settings)

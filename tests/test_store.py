@@ -1,0 +1,30 @@
+import duckdb
+
+from pipeline.store import migrate, migrations, named_query, query
+
+CONTRACT = {"articles", "entities", "entity_mentions", "duplicates", "ingest_log", "ingest_runs", "rejects",
+            "quality_results"}
+
+
+def test_migrations_create_the_documented_tables(fresh_db):
+    _, rows = query(fresh_db, "SELECT table_name FROM information_schema.tables")
+    assert CONTRACT <= {r[0] for r in rows}
+
+
+def test_migrating_twice_applies_nothing_the_second_time(db_path):
+    con = duckdb.connect(str(db_path))
+    assert migrate(con) == [v for v, _ in migrations()]
+    assert migrate(con) == []
+    con.close()
+
+
+def test_articles_columns_match_the_contract(fresh_db):
+    columns, _ = query(fresh_db, "SELECT * FROM articles LIMIT 0")
+    assert columns[:5] == ["article_id", "doc_key", "url", "canonical_url", "source_uri"]
+    assert {"published_rule", "language_prob", "content_hash", "story_id", "run_id"} <= set(columns)
+
+
+def test_named_queries_run_on_an_empty_database(fresh_db):
+    for name in ("top_people_by_day", "co_mentions", "articles_per_site_language", "top_entities", "ledger_by_run"):
+        columns, rows = query(fresh_db, named_query(name))
+        assert columns and rows == []
