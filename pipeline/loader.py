@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import defaultdict
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,8 +17,8 @@ import pyarrow.compute as pc
 
 from pipeline import staging
 from pipeline.dedup import ExactIndex
-from pipeline.enrich.entities import canonical_key, resolve_corpus
-from pipeline.records import RunSummary
+from pipeline.enrich.entities import resolve_corpus
+from pipeline.records import Mention, RunSummary
 from pipeline.store import connect, migrate
 
 
@@ -96,11 +97,15 @@ def _load_entities(con, mentions: pa.Table) -> None:
         return
     known = {key: (name, label) for key, name, label in
              con.execute("SELECT name_key, name, label FROM entities").fetchall()}
-    names = {(row["canonical"], row["label"]) for row in mentions.select(["canonical", "label"]).to_pylist()}
-    resolved = resolve_corpus(names, known)
+    rows = mentions.to_pylist()
+    by_article: dict[str, list[Mention]] = defaultdict(list)
+    for row in rows:
+        by_article[row["article_id"]].append(
+            Mention(row["surface"], row["label"], row["start_char"], row["end_char"], row["canonical"]))
+    resolved = resolve_corpus(by_article.values(), known)
     entity_rows, mention_rows = {}, []
-    for row in mentions.to_pylist():
-        key, name, label = resolved[(row["canonical"], row["label"])]
+    for row in rows:
+        key, name, label = resolved[row["canonical"]]
         entity_id = entity_id_for(label, key)
         entity = entity_rows.setdefault(entity_id, {"entity_id": entity_id, "name": name, "label": label,
                                                     "name_key": key, "aliases": set()})

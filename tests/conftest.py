@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+REPO = Path(__file__).resolve().parents[1]
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="news-test-airflow-"))
+# Set before anything imports airflow, which reads its configuration once at import.
+os.environ.update({
+    "AIRFLOW_HOME": str(AIRFLOW_HOME),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "GX_ANALYTICS_ENABLED": "false",
+})
 
 from pipeline.settings import load_settings  # noqa: E402
 from pipeline.store import ensure_schema  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "seeds"
 SHARED = REPO.parent / "shared"
 
@@ -39,3 +49,13 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent: the shared evaluation data lives beside the repo only on dev/CI machines")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite) in a throw-away AIRFLOW_HOME, with the DuckDB writer pool."""
+    airflow = Path(sys.executable).with_name("airflow")
+    for command in (["db", "migrate"], ["pools", "set", "duckdb_writer", "1", "DuckDB single writer"]):
+        done = subprocess.run([str(airflow), *command], capture_output=True, text=True, env=os.environ.copy())
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return AIRFLOW_HOME

@@ -1,0 +1,130 @@
+"""End to end through the engine (the same stage functions the DAG calls) on a real DuckDB file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipeline.stages import run_pipeline
+from pipeline.store import query
+from tests.conftest import SEEDS
+
+TABLES = ("articles", "entities", "entity_mentions", "duplicates", "rejects", "date_candidates")
+
+
+def counts(db_path) -> dict[str, int]:
+    return {t: query(db_path, f"SELECT count(*) FROM {t}")[1][0][0] for t in TABLES}
+
+
+def ledger(db_path, run_id) -> dict[str, str]:
+    _, rows = query(db_path, "SELECT source_uri, state FROM ingest_log WHERE run_id = ?", [run_id])
+    return {uri.rsplit("/", 1)[-1]: state for uri, state in rows}
+
+
+def test_seeds_load_five_articles_with_a_balanced_ledger(settings):
+    summary = run_pipeline([str(SEEDS)], settings, "r1")
+    assert (summary.n_inputs, summary.n_loaded, summary.n_duplicate, summary.n_rejected, summary.n_failed) == (
+        5, 5, 0, 0, 0)
+    assert set(ledger(settings.db_path, "r1").values()) == {"loaded"}
+    _, rows = query(settings.db_path, "SELECT count(*) FROM entity_mentions")
+    assert rows[0][0] > 20
+
+
+def test_second_replay_adds_nothing_and_accounts_every_input(settings):
+    run_pipeline([str(SEEDS)], settings, "r1")
+    before = counts(settings.db_path)
+    summary = run_pipeline([str(SEEDS)], settings, "r2")
+    assert counts(settings.db_path) == before
+    assert (summary.n_inputs, summary.n_duplicate) == (5, 5)
+    _, rows = query(settings.db_path, "SELECT DISTINCT reason FROM ingest_log WHERE run_id = 'r2'")
+    assert rows == [("seen_before",)]
+
+
+def test_rerunning_the_same_run_changes_nothing(settings):
+    run_pipeline([str(SEEDS)], settings, "r1")
+    before = counts(settings.db_path), ledger(settings.db_path, "r1")
+    run_pipeline([str(SEEDS)], settings, "r1")
+    assert (counts(settings.db_path), ledger(settings.db_path, "r1")) == before
+
+
+def test_copy_under_another_name_is_a_content_duplicate(settings, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    (folder / "a.txt").write_bytes(seed.read_bytes())
+    (folder / "b.txt").write_bytes(seed.read_bytes() + b"\n\n")
+    summary = run_pipeline([str(folder)], settings, "r1")
+    assert (summary.n_loaded, summary.n_duplicate) == (1, 1)
+    _, rows = query(settings.db_path, "SELECT rule FROM duplicates")
+    assert rows == [("content_hash",)]
+
+
+@pytest.fixture
+def bad_inputs(tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    good = sorted(SEEDS.glob("*.txt"))[1].read_bytes()
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "blank.txt").write_bytes(b"  \n\n \t")
+    (folder / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    (folder / "invalid_utf8.txt").write_bytes(good.replace(b"Maduro", b"Mad\xff\xfeuro"))
+    (folder / "huge.txt").write_bytes(b"word " * 3_000_000)
+    (folder / "picture.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "menu.html").write_text("<html><body><ul><li>Home</li><li>News</li></ul></body></html>")
+    lines = [
+        json.dumps({"url": "https://example.org/a", "title": "T", "text": good.decode()}),
+        "{broken json",
+        json.dumps({"url": "https://example.org/b", "title": "no body"}),
+        json.dumps(["not", "an", "object"]),
+        json.dumps({"url": "https://EXAMPLE.org/a?utm_source=x", "title": "T again", "text": good.decode()[:5000]}),
+    ]
+    (folder / "records.jsonl").write_text("\n".join(lines))
+    return folder
+
+
+def test_bad_inputs_never_crash_and_every_input_ends_in_one_state(settings, bad_inputs):
+    summary = run_pipeline([str(bad_inputs)], settings, "bad")
+    assert summary.n_inputs == 12
+    assert summary.n_loaded + summary.n_duplicate + summary.n_rejected + summary.n_failed == 12
+    assert summary.n_failed == 0
+    _, rows = query(settings.db_path, "SELECT source_uri, state, reason FROM ingest_log WHERE run_id = 'bad'")
+    states = {uri.rsplit("/", 1)[-1]: (state, reason) for uri, state, reason in rows}
+    assert states["empty.txt"] == ("rejected", "empty input")
+    assert states["blank.txt"] == ("rejected", "empty input")
+    assert states["binary.txt"] == ("rejected", "binary content")
+    assert states["huge.txt"][0] == "rejected" and states["huge.txt"][1].startswith("too large")
+    assert states["picture.png"] == ("rejected", "unsupported file type '.png'")
+    assert states["menu.html"][0] == "rejected" and states["menu.html"][1].startswith("no article body")
+    assert states["invalid_utf8.txt"][0] == "loaded"
+    assert states["records.jsonl#L1"][0] == "loaded"
+    assert states["records.jsonl#L2"][0] == "rejected" and "invalid JSON" in states["records.jsonl#L2"][1]
+    assert states["records.jsonl#L3"] == ("rejected", "JSON line has neither 'text' nor 'html'")
+    assert states["records.jsonl#L4"] == ("rejected", "JSON line is not an object")
+    assert states["records.jsonl#L5"] == ("duplicate", "same_input_in_run")
+
+
+def test_rejects_keep_the_raw_bytes(settings, bad_inputs):
+    run_pipeline([str(bad_inputs)], settings, "bad")
+    _, rows = query(settings.db_path, "SELECT source_uri, raw FROM rejects")
+    raw = {uri.rsplit("/", 1)[-1]: value for uri, value in rows}
+    assert raw["picture.png"] == b"\x89PNG\r\n\x1a\n"
+    assert raw["records.jsonl#L2"] == b"{broken json"
+    assert len(raw["huge.txt"]) == settings.max_input_bytes
+
+
+def test_replaying_bad_inputs_again_adds_no_reject(settings, bad_inputs):
+    run_pipeline([str(bad_inputs)], settings, "bad1")
+    before = counts(settings.db_path)
+    summary = run_pipeline([str(bad_inputs)], settings, "bad2")
+    assert counts(settings.db_path) == before
+    assert summary.n_inputs == 12 and summary.n_loaded == 0
+
+
+def test_mention_offsets_point_into_the_body(settings):
+    run_pipeline([str(SEEDS)], settings, "r1")
+    _, rows = query(settings.db_path, "SELECT count(*) FILTER (substr(a.body, m.start_char + 1, "
+                                      "m.end_char - m.start_char) <> m.surface), count(*) "
+                                      "FROM entity_mentions m JOIN articles a USING (article_id)")
+    mismatched, total = rows[0]
+    assert total > 0 and mismatched == 0

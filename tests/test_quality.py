@@ -1,0 +1,190 @@
+"""The quality gate: a clean run passes, each kind of damage fails the expectation that guards it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.quality import validate_run
+
+RUN_ID = "run-1"
+BODY = "Ada Lovelace met Charles Babbage in London."
+AT = datetime(2024, 5, 1, 12, 0)
+
+
+def _article(article_id: str, **overrides) -> dict:
+    return {
+        "article_id": article_id,
+        "doc_key": f"doc-{article_id}",
+        "source_uri": f"file:///seeds/{article_id}.txt",
+        "published_at": date(2024, 5, 1),
+        "language": "en",
+        "language_prob": 0.99,
+        "body": BODY,
+        "body_chars": len(BODY),
+        "content_hash": f"hash-{article_id}",
+        "ingested_at": AT,
+        "run_id": RUN_ID,
+    } | overrides
+
+
+def _log_row(article: dict, **overrides) -> dict:
+    return {
+        "run_id": RUN_ID,
+        "doc_key": article["doc_key"],
+        "source_uri": article["source_uri"],
+        "state": "loaded",
+        "article_id": article["article_id"],
+        "logged_at": AT,
+    } | overrides
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
+    columns = ", ".join(f'"{name}"' for name in row)
+    placeholders = ", ".join("?" for _ in row)
+    con.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", list(row.values()))
+
+
+def _load_run(db_path: Path, articles: list[dict], run_counts: dict | None = None) -> None:
+    """Load articles with one mention each, their ledger rows, and a run summary that balances
+    unless `run_counts` overrides it."""
+    with duckdb.connect(str(db_path)) as con:
+        for article in articles:
+            _insert(con, "articles", article)
+            _insert(
+                con,
+                "entity_mentions",
+                {
+                    "article_id": article["article_id"],
+                    "entity_id": "person:ada-lovelace",
+                    "surface": "Ada Lovelace",
+                    "label": "PERSON",
+                    "start_char": 0,
+                    "end_char": 12,
+                },
+            )
+            _insert(con, "ingest_log", _log_row(article))
+        counts = {"n_inputs": len(articles), "n_loaded": len(articles), "n_duplicate": 0, "n_rejected": 0}
+        _insert(con, "ingest_runs", {"run_id": RUN_ID, "n_failed": 0} | counts | (run_counts or {}))
+
+
+def _quality_rows(db_path: Path) -> list[tuple]:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        return con.execute(
+            "SELECT suite, expectation, success FROM quality_results WHERE run_id = ?", [RUN_ID]
+        ).fetchall()
+
+
+@pytest.fixture
+def gx_dir(tmp_path) -> Path:
+    return tmp_path / "gx"
+
+
+def test_clean_run_passes_and_is_recorded(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("a1"), _article("a2", language=None, published_at=None)])
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert report.ok, report.critical_failures
+    assert report.failed == 0
+    assert {o.suite for o in report.outcomes} == {"articles", "entity_mentions", "ledger", "ledger_balance"}
+    assert len(_quality_rows(fresh_db)) == len(report.outcomes) == report.passed
+    assert report.docs_index is not None and report.docs_index.name == "index.html"
+    assert report.docs_index.is_file() and report.docs_index.is_relative_to(gx_dir)
+
+
+@pytest.mark.parametrize(
+    ("damage", "suite", "expectation"),
+    [
+        (
+            {"published_at": date.today() + timedelta(days=3)},
+            "articles",
+            "expect_column_values_to_be_between(published_at)",
+        ),
+        ({"body": "", "body_chars": 0}, "articles", "expect_column_values_to_be_between(body_chars)"),
+        ({"language": "xx"}, "articles", "expect_column_values_to_be_in_set(language)"),
+    ],
+    ids=["future-date", "empty-body", "unknown-language"],
+)
+def test_damaged_article_fails_its_critical_expectation(fresh_db, gx_dir, damage, suite, expectation):
+    _load_run(fresh_db, [_article("a1"), _article("a2", **damage)])
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert not report.ok
+    assert [(o.suite, o.expectation) for o in report.critical_failures] == [(suite, expectation)]
+    assert "article_id=a2" in report.critical_failures[0].observed
+
+
+def test_unbalanced_ledger_fails(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("a1")], run_counts={"n_inputs": 2, "n_failed": 1})
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    [failure] = report.critical_failures
+    assert (failure.suite, failure.expectation) == ("ledger_balance", "expect_column_values_to_be_in_set(balanced)")
+    assert "ingest_runs inputs=2" in failure.observed and "ingest_log inputs=1" in failure.observed
+
+
+@pytest.mark.parametrize(
+    ("state", "run_counts", "ok"),
+    [("duplicate", {"n_inputs": 2, "n_duplicate": 1}, True), ("loaded", {"n_inputs": 2, "n_loaded": 2}, False)],
+)
+def test_repeated_document_must_be_a_duplicate(fresh_db, gx_dir, state, run_counts, ok):
+    """The same document under a second source_uri is fine as a duplicate, wrong as a second load."""
+    article = _article("a1")
+    _load_run(fresh_db, [article], run_counts=run_counts)
+    with duckdb.connect(str(fresh_db)) as con:
+        _insert(con, "ingest_log", _log_row(article, source_uri="file:///elsewhere/a1.txt", state=state))
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert report.ok is ok
+    if not ok:
+        [failure] = report.critical_failures
+        assert (failure.suite, failure.expectation) == ("ledger", "expect_column_values_to_be_unique(doc_key)")
+        assert "source_uri=file:///elsewhere/a1.txt" in failure.observed
+
+
+def test_orphan_mention_fails(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("a1")])
+    with duckdb.connect(str(fresh_db)) as con:
+        con.execute("UPDATE entity_mentions SET article_id = 'gone'")
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert [(o.suite, o.expectation) for o in report.critical_failures] == [
+        ("entity_mentions", "expect_column_values_to_be_in_set(article_exists)")
+    ]
+
+
+def test_out_of_range_language_prob_only_warns(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("a1", language_prob=1.5)])
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert report.ok
+    [warning] = [o for o in report.outcomes if not o.success]
+    assert warning.expectation == "expect_column_values_to_be_between(language_prob)"
+    assert not warning.critical
+
+
+def test_revalidating_replaces_results(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("a1")])
+
+    first = validate_run(fresh_db, RUN_ID, gx_dir)
+    second = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert first.outcomes == second.outcomes
+    assert len(_quality_rows(fresh_db)) == len(second.outcomes)
+
+
+def test_empty_database_validates(fresh_db, gx_dir):
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert report.ok
+    assert report.failed == 0
+    assert len(_quality_rows(fresh_db)) == len(report.outcomes) > 0
