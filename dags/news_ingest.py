@@ -51,12 +51,13 @@ def _settings(batch_size: int | None = None):
     doc_md=__doc__,
 )
 def news_ingest():
-    @task(pool=DUCKDB_POOL, multiple_outputs=True)
-    def plan(params=None, run_id=None) -> dict:
+    @task(pool=DUCKDB_POOL)
+    def plan(params=None, run_id=None) -> list[str]:
+        """Returns the raw batch files to map over; the rest of the plan waits in the run's staging folder."""
         from pipeline.stages import plan_run
 
         planned = plan_run(list(params["sources"]), _settings(params["batch_size"]), run_id)
-        return planned.to_xcom()
+        return [str(batch) for batch in planned.batches]
 
     @task
     def process(batch_path: str, params=None) -> str:
@@ -65,11 +66,13 @@ def news_ingest():
         return str(process_batch(Path(batch_path), _settings(params["batch_size"])))
 
     @task(pool=DUCKDB_POOL, outlets=[ARTICLES_ASSET], trigger_rule="none_failed")
-    def load(planned: dict, processed: list[str]) -> dict:
-        from pipeline.stages import Plan, load_run
+    def load(processed: list[str], run_id=None) -> dict:
+        from pipeline.stages import PLAN_FILE, Plan, load_run
+        from pipeline.staging import run_dir
 
-        summary = load_run(Plan.from_xcom(planned), list(processed or []), _settings())
-        return summary.to_xcom()
+        settings = _settings()
+        planned = Plan.load(run_dir(settings.staging_dir, run_id) / PLAN_FILE)
+        return load_run(planned, list(processed or []), settings).to_xcom()
 
     @task(pool=DUCKDB_POOL)
     def validate(summary: dict, params=None) -> dict:
@@ -90,9 +93,8 @@ def news_ingest():
         print(text)
         return str(_settings().db_path)
 
-    planned = plan()
-    processed = process.expand(batch_path=planned["batches"])
-    summary = load(planned, processed)
+    processed = process.expand(batch_path=plan())
+    summary = load(processed)
     report(summary, validate(summary))
 
 

@@ -10,6 +10,7 @@ Only `plan` and `load` open the DuckDB file, so the parallel `process` tasks nev
 from __future__ import annotations
 
 import datetime as dt
+import json
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from pipeline.store import connect, migrate
 
 __all__ = ["Plan", "plan_run", "process_batch", "load_run", "run_pipeline"]
 
+PLAN_FILE = "plan.json"
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -38,14 +41,21 @@ class Plan:
     started_at: dt.datetime
     source: str
 
-    def to_xcom(self) -> dict:
-        """Paths and counts only: what may travel through Airflow's XCom."""
-        return {"run_id": self.run_id, "run_dir": str(self.run_dir), "batches": [str(b) for b in self.batches],
+    @property
+    def path(self) -> Path:
+        return self.run_dir / PLAN_FILE
+
+    def save(self) -> Path:
+        """Kept beside the batches, so a separate loader task (or a person debugging) can read it back."""
+        data = {"run_id": self.run_id, "run_dir": str(self.run_dir), "batches": [str(b) for b in self.batches],
                 "settled": str(self.settled), "n_inputs": self.n_inputs,
                 "started_at": self.started_at.isoformat(), "source": self.source}
+        self.path.write_text(json.dumps(data, indent=1))
+        return self.path
 
     @classmethod
-    def from_xcom(cls, data: dict) -> Plan:
+    def load(cls, path: Path) -> Plan:
+        data = json.loads(Path(path).read_text())
         return cls(data["run_id"], Path(data["run_dir"]), tuple(Path(b) for b in data["batches"]),
                    Path(data["settled"]), data["n_inputs"], dt.datetime.fromisoformat(data["started_at"]),
                    data["source"])
@@ -64,22 +74,24 @@ def plan_run(paths: list[str], settings: Settings, run_id: str) -> Plan:
     with connect(settings.db_path) as con:
         migrate(con)
         seen = _seen_before(con, {doc.doc_key for doc in docs}, run_id)
-    settled, todo, planned = [], [], set()
+    settled, todo, claimed = [], [], set()
     for doc in docs:
-        if doc.doc_key in seen:
-            settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, **seen[doc.doc_key]})
-        elif doc.doc_key in planned:
+        if doc.doc_key in claimed:
             settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, "state": "duplicate",
                             "reason": "same_input_in_run", "article_id": article_id_for(doc.doc_key)})
+        elif doc.doc_key in seen:
+            settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, **seen[doc.doc_key]})
         else:
-            planned.add(doc.doc_key)
             todo.append(doc)
+        claimed.add(doc.doc_key)
     batches = []
     for number, start in enumerate(range(0, len(todo), settings.batch_size)):
         rows = [_raw_row(doc) for doc in todo[start:start + settings.batch_size]]
         batches.append(staging.write(rows, staging.RAW_SCHEMA, out / f"raw-{number:05d}.parquet"))
     settled_path = staging.write(settled, staging.OUTCOME_SCHEMA, out / "settled.parquet")
-    return Plan(run_id, out, tuple(batches), settled_path, len(docs), started_at, ",".join(map(str, paths)))
+    plan = Plan(run_id, out, tuple(batches), settled_path, len(docs), started_at, ",".join(map(str, paths)))
+    plan.save()
+    return plan
 
 
 def _seen_before(con, keys: set[str], run_id: str) -> dict[str, dict]:

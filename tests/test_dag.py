@@ -50,8 +50,8 @@ def test_dagbag_has_no_import_errors(dagbag):
 
 
 def test_dag_is_nightly_without_catchup_and_writers_share_one_pool(dagbag):
-    dag = dagbag.get_dag("news_ingest")
-    assert dag.timetable.summary == "0 2 * * *"
+    dag = dagbag.dags["news_ingest"]
+    assert dag.schedule == "0 2 * * *"
     assert dag.catchup is False
     assert set(dag.params) == {"sources", "batch_size", "fail_on_quality"}
     pools = {task.task_id: task.pool for task in dag.tasks}
@@ -87,7 +87,7 @@ def mention_rows(db_path):
 
 
 def test_dag_run_over_the_seeds_matches_the_cli(dagbag, dag_env, settings):
-    run = dagbag.get_dag("news_ingest").test(run_conf={"sources": [str(SEEDS)]})
+    run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(SEEDS)]})
     assert run.state == "success"
     _, ledger = query(dag_env, "SELECT state, count(*) FROM ingest_log GROUP BY ALL")
     assert ledger == [("loaded", 5)]
@@ -102,7 +102,7 @@ def test_a_critical_quality_failure_fails_the_dag_run(dagbag, dag_env, settings)
     run_pipeline([str(SEEDS)], replace(settings, db_path=dag_env), "earlier")
     with connect(dag_env) as con:
         con.execute("UPDATE articles SET published_at = DATE '2999-01-01'")
-    run = dagbag.get_dag("news_ingest").test(run_conf={"sources": [str(SEEDS)]})
+    run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(SEEDS)]})
     assert run.state == "failed"
     _, rows = query(dag_env, "SELECT suite, expectation FROM quality_results WHERE NOT success")
     assert any(suite == "articles" and "published_at" in expectation for suite, expectation in rows)

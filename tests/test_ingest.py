@@ -128,3 +128,10 @@ def test_mention_offsets_point_into_the_body(settings):
                                       "FROM entity_mentions m JOIN articles a USING (article_id)")
     mismatched, total = rows[0]
     assert total > 0 and mismatched == 0
+
+
+def test_rerunning_a_run_with_repeated_inputs_keeps_its_ledger(settings, bad_inputs):
+    run_pipeline([str(bad_inputs)], settings, "bad")
+    before = counts(settings.db_path), ledger(settings.db_path, "bad")
+    run_pipeline([str(bad_inputs)], settings, "bad")
+    assert (counts(settings.db_path), ledger(settings.db_path, "bad")) == before

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -84,7 +84,12 @@ def gx_dir(tmp_path) -> Path:
 
 
 def test_clean_run_passes_and_is_recorded(fresh_db, gx_dir):
-    _load_run(fresh_db, [_article("a1"), _article("a2", language=None, published_at=None)])
+    """Missing language and date are allowed, and so is tomorrow: it is already today east of UTC."""
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)
+    _load_run(
+        fresh_db,
+        [_article("a1"), _article("a2", language=None, published_at=None), _article("a3", published_at=tomorrow)],
+    )
 
     report = validate_run(fresh_db, RUN_ID, gx_dir)
 

@@ -1,0 +1,352 @@
+"""Data quality gate for an ingest run, checked with Great Expectations.
+
+GX's SQL datasource cannot read DuckDB (it closes the connection before fetching), so the
+tables are read into pandas through a read-only connection and validated as DataFrames.
+Results go to `quality_results` and to GX Data Docs under `gx_dir`.
+
+Whether a failure blocks the run is GX's own expectation `severity`. CRITICAL is GX's default,
+so an expectation blocks unless it is explicitly marked WARNING.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import great_expectations as gx
+import pandas as pd
+from great_expectations import expectations as gxe
+from great_expectations.checkpoint import CheckpointResult
+from great_expectations.core import ExpectationValidationResult
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context import AbstractDataContext
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.datasource.fluent import PandasDatasource
+from great_expectations.expectations.metadata_types import FailureSeverity
+
+from pipeline.store import connect
+
+DATASOURCE = "news_quality"
+MENTION_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP")
+LEDGER_STATES = ("loaded", "duplicate", "rejected", "failed")
+RUN_COUNTS = ("n_inputs", "n_loaded", "n_duplicate", "n_rejected", "n_failed")
+SAMPLE_SIZE = 3
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    suite: str
+    expectation: str
+    success: bool
+    observed: str | None
+    critical: bool
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    run_id: str
+    outcomes: tuple[ExpectationOutcome, ...]
+    docs_index: Path | None
+
+    @property
+    def passed(self) -> int:
+        return sum(outcome.success for outcome in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - self.passed
+
+    @property
+    def critical_failures(self) -> tuple[ExpectationOutcome, ...]:
+        return tuple(o for o in self.outcomes if o.critical and not o.success)
+
+    @property
+    def ok(self) -> bool:
+        """A run is usable when no critical expectation failed; warnings do not block it."""
+        return not self.critical_failures
+
+
+class _Frames(NamedTuple):
+    articles: pd.DataFrame
+    mentions: pd.DataFrame
+    log: pd.DataFrame
+    run: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class _Check:
+    """One GX suite and the frame it validates.
+
+    `key` names the columns reported beside each unexpected value, so a failure points at rows.
+    """
+
+    suite: str
+    frame: pd.DataFrame
+    key: tuple[str, ...]
+    expectations: tuple[gxe.Expectation, ...]
+
+
+def validate_run(db_path: Path, run_id: str, gx_dir: Path) -> QualityReport:
+    """Validate the database after run `run_id`, record the outcome and refresh Data Docs.
+
+    Re-validating a run replaces its earlier `quality_results` rows.
+    """
+    checks = _checks(_read_frames(db_path, run_id))
+    context = _context(gx_dir)
+    run = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+    results = _run_checkpoints(context, checks, run)
+    outcomes = tuple(
+        _outcome(suite, expectation)
+        for suite, result in results.items()
+        for validation in result.run_results.values()
+        for expectation in validation.results
+    )
+    _store_outcomes(db_path, run_id, outcomes, run.run_time)
+    return QualityReport(run_id=run_id, outcomes=outcomes, docs_index=_build_docs(context, results.values()))
+
+
+def _read_frames(db_path: Path, run_id: str) -> _Frames:
+    """Read everything up front on a read-only connection, closed before results are written."""
+    with connect(db_path, read_only=True) as con:
+        return _Frames(
+            articles=con.execute(
+                "SELECT article_id, doc_key, body, body_chars, language, language_prob, published_at FROM articles"
+            ).df(),
+            mentions=con.execute("SELECT article_id, entity_id, label, start_char, end_char FROM entity_mentions").df(),
+            log=con.execute("SELECT source_uri, doc_key, state FROM ingest_log WHERE run_id = ?", [run_id]).df(),
+            run=con.execute(f"SELECT {', '.join(RUN_COUNTS)} FROM ingest_runs WHERE run_id = ?", [run_id]).df(),
+        )
+
+
+def _checks(frames: _Frames) -> tuple[_Check, ...]:
+    """A suite validates a single frame, so the ledger takes two: its rows, and one row comparing
+    them with the run's summary counts."""
+    mentions = frames.mentions.assign(article_exists=frames.mentions["article_id"].isin(frames.articles["article_id"]))
+    return (
+        _Check("articles", frames.articles, ("article_id",), _article_expectations()),
+        _Check("entity_mentions", mentions, ("article_id", "start_char"), _mention_expectations()),
+        _Check("ledger", frames.log, ("source_uri",), _ledger_expectations()),
+        _Check(
+            "ledger_balance",
+            _balance_frame(frames.run, frames.log),
+            ("counts",),
+            (gxe.ExpectColumnValuesToBeInSet(column="balanced", value_set=[True]),),
+        ),
+    )
+
+
+def _article_expectations() -> tuple[gxe.Expectation, ...]:
+    """Identity, body and future-date rules are critical; the detector's confidence only warns.
+
+    The future-date bound is a suite parameter (`latest_published`, set per run) so the stored
+    suite does not change from day to day.
+    """
+    return (
+        gxe.ExpectColumnValuesToNotBeNull(column="article_id"),
+        gxe.ExpectColumnValuesToBeUnique(column="article_id"),
+        gxe.ExpectColumnValuesToNotBeNull(column="doc_key"),
+        gxe.ExpectColumnValuesToBeUnique(column="doc_key"),
+        gxe.ExpectColumnValuesToNotBeNull(column="body"),
+        gxe.ExpectColumnValuesToBeBetween(column="body_chars", min_value=1),
+        gxe.ExpectColumnValuesToBeInSet(column="language", value_set=sorted(_language_codes())),
+        gxe.ExpectColumnValuesToBeBetween(column="published_at", max_value={"$PARAMETER": "latest_published"}),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="language_prob", min_value=0, max_value=1, mostly=0.95, severity=FailureSeverity.WARNING
+        ),
+    )
+
+
+def _mention_expectations() -> tuple[gxe.Expectation, ...]:
+    """Offsets and the link to an article are critical; an unexpected label only warns,
+    since a model upgrade may add labels without corrupting anything."""
+    return (
+        gxe.ExpectColumnValuesToNotBeNull(column="article_id"),
+        gxe.ExpectColumnValuesToNotBeNull(column="entity_id"),
+        gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="end_char", column_B="start_char"),
+        gxe.ExpectColumnValuesToBeInSet(
+            column="label", value_set=list(MENTION_LABELS), severity=FailureSeverity.WARNING
+        ),
+        gxe.ExpectColumnValuesToBeInSet(column="article_exists", value_set=[True]),
+    )
+
+
+def _ledger_expectations() -> tuple[gxe.Expectation, ...]:
+    """One fate per input, and one load per document.
+
+    A doc_key may repeat within a run (the same file in two folders, a URL twice in a feed);
+    the repeats must be settled as duplicates, so only the loaded rows need a unique doc_key.
+    """
+    return (
+        gxe.ExpectColumnValuesToBeUnique(column="source_uri"),
+        gxe.ExpectColumnValuesToBeUnique(
+            column="doc_key",
+            row_condition='state=="loaded"',
+            condition_parser="pandas",
+            description="doc_key is unique among the run's loaded rows",
+        ),
+        gxe.ExpectColumnValuesToBeInSet(column="state", value_set=list(LEDGER_STATES)),
+    )
+
+
+def _language_codes() -> frozenset[str]:
+    """Two-letter codes the `language` column may hold.
+
+    pycountry carries the full ISO 639-1 list. Without it, langdetect's profiles are the codes
+    the pipeline can produce, truncated because 'zh-cn' and 'zh-tw' are stored as 'zh'.
+    """
+    try:
+        import pycountry
+    except ImportError:
+        from langdetect.detector_factory import PROFILES_DIRECTORY
+
+        return frozenset(name[:2] for name in os.listdir(PROFILES_DIRECTORY))
+    return frozenset(lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2"))
+
+
+def _balance_frame(run: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    """One row saying whether the run's summary counts agree with its ledger rows.
+
+    A run without an `ingest_runs` row recorded nothing, so it balances only with an empty
+    ledger; a row whose counts are still NULL (the run never finished) does not balance.
+    """
+    summary = {name: _count(run.iloc[0][name]) for name in RUN_COUNTS} if len(run) else dict.fromkeys(RUN_COUNTS, 0)
+    states = log["state"].value_counts()
+    ledger = {"n_inputs": len(log)} | {f"n_{s}": int(states.get(s, 0)) for s in LEDGER_STATES}
+    parts = [summary[name] for name in RUN_COUNTS[1:]]
+    balanced = summary == ledger and None not in parts and summary["n_inputs"] == sum(parts)
+    counts = f"ingest_runs {_describe(summary)}; ingest_log {_describe(ledger)}"
+    return pd.DataFrame({"balanced": [balanced], "counts": [counts]})
+
+
+def _count(value: object) -> int | None:
+    return None if pd.isna(value) else int(value)
+
+
+def _describe(counts: dict[str, int | None]) -> str:
+    return " ".join(f"{name.removeprefix('n_')}={value}" for name, value in counts.items())
+
+
+def _context(gx_dir: Path) -> AbstractDataContext:
+    """A file context under `gx_dir`, so suites, results and Data Docs persist between runs."""
+    context = gx.get_context(mode="file", project_root_dir=str(gx_dir))
+    context.variables.analytics_enabled = False
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    context.variables.save()
+    return context
+
+
+def _run_checkpoints(
+    context: AbstractDataContext, checks: tuple[_Check, ...], run: RunIdentifier
+) -> dict[str, CheckpointResult]:
+    """One checkpoint per suite, because a checkpoint hands the same dataframe to all its validations."""
+    source = context.data_sources.add_or_update_pandas(DATASOURCE)
+    parameters = {"latest_published": _latest_published(run.run_time)}
+    return {
+        check.suite: _checkpoint(context, source, check).run(
+            batch_parameters={"dataframe": check.frame}, expectation_parameters=parameters, run_id=run
+        )
+        for check in checks
+    }
+
+
+def _latest_published(now: datetime) -> datetime:
+    """Tomorrow in UTC: a paper in UTC+14 prints a date a day ahead of UTC, and that is not future."""
+    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time())
+
+
+def _checkpoint(context: AbstractDataContext, source: PandasDatasource, check: _Check) -> gx.Checkpoint:
+    """Register the check's GX objects by name, replacing earlier versions.
+
+    `source` was recreated empty by `add_or_update_pandas`, and everything else is added with
+    `add_or_update`, so repeated validations never hit "already exists".
+    """
+    batch = source.add_dataframe_asset(check.suite).add_batch_definition_whole_dataframe(check.suite)
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=check.suite, expectations=list(check.expectations)))
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=check.suite, data=batch, suite=suite)
+    )
+    return context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=check.suite,
+            validation_definitions=[definition],
+            result_format={
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": list(check.key),
+            },
+        )
+    )
+
+
+def _outcome(suite: str, result: ExpectationValidationResult) -> ExpectationOutcome:
+    config = result.expectation_config
+    columns = [config.kwargs[k] for k in ("column", "column_A", "column_B") if k in config.kwargs]
+    return ExpectationOutcome(
+        suite=suite,
+        expectation=f"{config.type}({', '.join(columns)})",
+        success=bool(result.success),
+        observed=_observed(result),
+        critical=config.severity == FailureSeverity.CRITICAL,
+    )
+
+
+def _observed(result: ExpectationValidationResult) -> str | None:
+    """A short human summary: the observed value, or how many rows failed and a few of them."""
+    if result.exception_info.get("raised_exception"):
+        return f"error: {result.exception_info.get('exception_message')}"
+    details = result.result or {}
+    if "observed_value" in details:
+        return str(details["observed_value"])
+    if "unexpected_count" not in details:
+        return None
+    summary = f"{details['unexpected_count']} of {details['element_count']} unexpected"
+    samples = details.get("partial_unexpected_index_list") or details.get("partial_unexpected_list")
+    if not details["unexpected_count"] or not samples:
+        return summary
+    return f"{summary}: " + "; ".join(_sample(s) for s in samples[:SAMPLE_SIZE])
+
+
+def _sample(sample: object) -> str:
+    if isinstance(sample, dict):
+        return " ".join(f"{name}={value}" for name, value in sample.items())
+    return str(sample)
+
+
+def _store_outcomes(db_path: Path, run_id: str, outcomes: tuple[ExpectationOutcome, ...], at: datetime) -> None:
+    """Replace the run's earlier results in one transaction, so re-validating never doubles rows.
+
+    `checked_at` is naive UTC, like the loader's timestamps.
+    """
+    stamp = at.astimezone(UTC).replace(tzinfo=None)
+    rows = [(run_id, o.suite, o.expectation, o.success, o.observed, stamp) for o in outcomes]
+    with connect(db_path) as con:
+        con.begin()
+        con.execute("DELETE FROM quality_results WHERE run_id = ?", [run_id])
+        con.executemany(
+            "INSERT INTO quality_results (run_id, suite, expectation, success, observed, checked_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+        con.commit()
+
+
+def _build_docs(context: AbstractDataContext, results: Iterable[CheckpointResult]) -> Path | None:
+    """Render this run's pages and rebuild the index once; returns the index of the first site.
+
+    A full `build_data_docs()` re-renders every stored result, and an UpdateDataDocsAction per
+    checkpoint rebuilds the index once per suite; both grow with the history kept under gx_dir.
+    """
+    identifiers = [
+        identifier
+        for result in results
+        for key in result.run_results
+        for identifier in (key, key.expectation_suite_identifier)
+    ]
+    for url in context.build_data_docs(resource_identifiers=identifiers).values():
+        return Path(url2pathname(urlparse(url).path))
+    return None
