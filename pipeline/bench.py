@@ -2,6 +2,7 @@
 
 The corpus is the seeds (and, with --pages, any folder of .html/.txt pages) multiplied with small
 variations so every copy is a distinct article, not an exact duplicate.
+Each stage is timed on its own over the whole corpus, then the full run (plan, process, load, gate).
 """
 
 from __future__ import annotations
@@ -18,19 +19,27 @@ from pipeline.settings import PROJECT_ROOT, load_settings
 
 
 def build_corpus(out: Path, n_articles: int, sources: list[Path], seed: int = 7) -> int:
-    """Write n_articles variants of the source files: shuffled paragraphs after the first, a unique line."""
+    """Write n_articles variants of the source files, each a distinct article (not an exact duplicate).
+
+    Paragraphs after the first are shuffled and the first long paragraph gets a numbered sentence,
+    so every variant's cleaned body differs while keeping the page's boilerplate around it.
+    """
     rng = random.Random(seed)
     texts = [(p.suffix, p.read_text(errors="replace")) for p in sources]
     for number in range(n_articles):
         suffix, text = texts[number % len(texts)]
+        marker = f" Correspondents filed update number {number} on this story."
         if suffix == ".txt":
             head, *paragraphs = text.split("\n\n")
             middle = paragraphs[1:-2]
             rng.shuffle(middle)
-            text = "\n\n".join([head, *paragraphs[:1], *middle, *paragraphs[-2:],
-                                f"Correspondent note number {number} on this story."])
+            paragraphs = [*paragraphs[:1], *middle, *paragraphs[-2:]]
+            longest = max(range(len(paragraphs)), key=lambda i: len(paragraphs[i]), default=None)
+            if longest is not None:
+                paragraphs[longest] += marker
+            text = "\n\n".join([head, *paragraphs])
         else:
-            text = text.replace("</body>", f"<p>Correspondent note number {number} on this story.</p></body>")
+            text = text.replace("</p>", marker + "</p>", 1)
         (out / f"{number:06d}{suffix}").write_text(text)
     return n_articles
 

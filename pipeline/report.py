@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pipeline.store import named_query, query
 
-EXAMPLE_QUERY = "top_people_by_day"
+EXAMPLE_QUERY = "co_mentions"
 
 
 def format_table(columns: list[str], rows: list[tuple]) -> str:

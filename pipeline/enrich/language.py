@@ -9,7 +9,7 @@ from functools import lru_cache
 
 MIN_CHARS = 40
 MIN_PROBABILITY = 0.80
-SAMPLE_CHARS = 5000
+SAMPLE_CHARS = 2000
 
 
 @lru_cache(maxsize=1)

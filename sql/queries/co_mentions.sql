@@ -5,4 +5,4 @@ JOIN entities ea ON ea.entity_id = p.entity_a
 JOIN entities eb ON eb.entity_id = p.entity_b
 WHERE ea.label = 'PERSON' AND eb.label = 'PERSON'
 ORDER BY p.articles DESC, person_a, person_b
-LIMIT 20;
+LIMIT 10;

@@ -1,0 +1,65 @@
+"""The `news` command: every subcommand works on a real database and is documented in the README."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pipeline.cli import build_parser, main
+from tests.conftest import REPO, SEEDS
+
+
+def subcommands() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+@pytest.mark.parametrize("command", subcommands())
+def test_every_command_is_documented_in_the_readme(command):
+    assert re.search(rf"`news {command}\b", (REPO / "README.md").read_text())
+
+
+@pytest.fixture
+def cli_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEWS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("NEWS_DB", raising=False)
+    return tmp_path / "data" / "news.duckdb"
+
+
+def test_ingest_then_query_check_report(cli_env, capsys):
+    assert main(["ingest", str(SEEDS), "--run-id", "cli1"]) == 0
+    out = capsys.readouterr().out
+    assert "inputs 5: loaded 5, duplicate 0, rejected 0, failed 0" in out
+    assert "quality checks:" in out and " 0 failed" in out
+    assert cli_env.is_file()
+
+    assert main(["query", "SELECT count(*) AS n FROM articles"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].strip() == "5"
+
+    assert main(["query", "articles_per_site_language"]) == 0
+    assert "site" in capsys.readouterr().out
+
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "0 failed" in out and "ledger_balance" in out
+
+    assert main(["report", "--run-id", "cli1"]) == 0
+    assert "run cli1" in capsys.readouterr().out
+
+
+def test_ingest_of_a_missing_path_says_so(cli_env, capsys):
+    assert main(["ingest", "no/such/folder"]) == 2
+    assert "no such file or folder: no/such/folder" in capsys.readouterr().err
+
+
+def test_report_on_an_empty_database_says_so(cli_env, capsys):
+    assert main(["report"]) == 2
+    assert "no run" in capsys.readouterr().err
+
+
+def test_db_option_overrides_the_default(cli_env, tmp_path, capsys):
+    other = tmp_path / "other.duckdb"
+    assert main(["ingest", str(SEEDS), "--db", str(other), "--no-check"]) == 0
+    assert other.is_file() and not cli_env.exists()
