@@ -87,11 +87,14 @@ def news_ingest():
 
     @task(pool=DUCKDB_POOL)
     def report(summary: dict, quality: dict) -> str:
+        """Prints the run summary to the task log and drops the run's staging files, now loaded."""
         from pipeline.report import format_summary
+        from pipeline.staging import remove_run
 
-        text = format_summary(_settings().db_path, summary["run_id"])
-        print(text)
-        return str(_settings().db_path)
+        settings = _settings()
+        print(format_summary(settings.db_path, summary["run_id"]))
+        remove_run(settings.staging_dir, summary["run_id"])
+        return str(settings.db_path)
 
     processed = process.expand(batch_path=plan())
     summary = load(processed)

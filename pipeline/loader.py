@@ -131,8 +131,8 @@ def _write_ledger(con, run_id: str, ledger: list[dict]) -> None:
     if not rows:
         return
     con.register("incoming_ledger", pa.Table.from_pylist(rows))
-    con.execute("INSERT OR REPLACE INTO ingest_log SELECT run_id, doc_key, source_uri, state, reason, article_id, logged_at "
-                "FROM incoming_ledger")
+    con.execute("INSERT OR REPLACE INTO ingest_log SELECT run_id, doc_key, source_uri, state, reason, article_id, "
+                "logged_at FROM incoming_ledger")
 
 
 def _write_run(con, run_id: str, source: str, ledger: list[dict], n_inputs: int,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import staging
-from pipeline.dedup import content_hash, canonical_url
+from pipeline.dedup import canonical_url, content_hash
 from pipeline.enrich.entities import load_model, tag_entities
 from pipeline.enrich.language import detect_language
 from pipeline.extract.dispatch import Rejected, extract
@@ -193,4 +193,6 @@ def run_pipeline(paths: list[str], settings: Settings, run_id: str, today: dt.da
     """The whole run in one process, as the CLI does it: plan, process each batch, load."""
     plan = plan_run(paths, settings, run_id)
     processed = [process_batch(batch, settings, today) for batch in plan.batches]
-    return load_run(plan, processed, settings)
+    summary = load_run(plan, processed, settings)
+    staging.remove_run(settings.staging_dir, run_id)
+    return summary

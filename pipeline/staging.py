@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,3 +49,8 @@ def write(rows: list[dict], schema: pa.Schema, path: Path) -> Path:
 
 def read(path: Path) -> pa.Table:
     return pq.read_table(path)
+
+
+def remove_run(staging_dir: Path, run_id: str) -> None:
+    """Drop a finished run's hand-over files; the database holds everything worth keeping (raw rejects too)."""
+    shutil.rmtree(run_dir(staging_dir, run_id), ignore_errors=True)

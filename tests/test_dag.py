@@ -93,6 +93,7 @@ def test_dag_run_over_the_seeds_matches_the_cli(dagbag, dag_env, settings):
     assert ledger == [("loaded", 5)]
     _, checks = query(dag_env, "SELECT count(*), count(*) FILTER (NOT success) FROM quality_results")
     assert checks[0][0] > 0 and checks[0][1] == 0
+    assert list((dag_env.parent / "staging").iterdir()) == []
     run_pipeline([str(SEEDS)], settings, "cli")
     assert article_rows(dag_env) == article_rows(settings.db_path)
     assert mention_rows(dag_env) == mention_rows(settings.db_path)

@@ -27,6 +27,7 @@ def test_seeds_load_five_articles_with_a_balanced_ledger(settings):
     assert (summary.n_inputs, summary.n_loaded, summary.n_duplicate, summary.n_rejected, summary.n_failed) == (
         5, 5, 0, 0, 0)
     assert set(ledger(settings.db_path, "r1").values()) == {"loaded"}
+    assert not (settings.staging_dir / "r1").exists()
     _, rows = query(settings.db_path, "SELECT count(*) FROM entity_mentions")
     assert rows[0][0] > 20
 

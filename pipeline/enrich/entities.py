@@ -157,11 +157,12 @@ class _Span:
 
 
 def _article_mentions(body: Doc, title: Doc) -> tuple[Mention, ...]:
-    body_spans = _candidates(body)
-    resolved = _resolve_article(body_spans + _candidates(title))
+    text = body.text
+    body_spans = _candidates(body, text)
+    resolved = _resolve_article(body_spans + _candidates(title, title.text))
     return tuple(
         Mention(
-            surface=body.text[s.start:s.end],
+            surface=text[s.start : s.end],
             label=resolved[s.name][1],
             start_char=s.start,
             end_char=s.end,
@@ -171,20 +172,21 @@ def _article_mentions(body: Doc, title: Doc) -> tuple[Mention, ...]:
     )
 
 
-def _candidates(doc: Doc) -> list[_Span]:
+def _candidates(doc: Doc, text: str) -> list[_Span]:
     """Kept-label entity spans, cut at line breaks, trimmed of possessives and quotes, junk dropped.
 
     A span across a line break is two names glued together (``the United Nations\\nLavrov``): the body puts each
     paragraph on its own line, and the model does not take that as a boundary. A person's name never holds a
     possessive, so a PERSON span ends at one (``Trump's Ukraine`` is ``Trump``).
+
+    ``text`` is ``doc.text``, passed in because spaCy rebuilds it from the tokens on every access.
     """
-    text = doc.text
     lone_persons = {canonical_key(e.text) for e in doc.ents if e.label_ == "PERSON" and len(e) == 1}
     spans = []
     for ent in doc.ents:
         if ent.label_ not in KEPT_LABELS:
             continue
-        for start, end in _split_lines(text, ent.start_char, _extend_cut_name(ent, lone_persons)):
+        for start, end in _split_lines(text, ent.start_char, _extend_cut_name(ent, text, lone_persons)):
             if ent.label_ == "PERSON" and (inner := _INNER_POSSESSIVE.search(text, start, end)):
                 end = inner.start()
             start, end = _trim(text, start, end)
@@ -194,7 +196,7 @@ def _candidates(doc: Doc) -> list[_Span]:
     return spans
 
 
-def _extend_cut_name(ent: Span, lone_persons: set[str]) -> int:
+def _extend_cut_name(ent: Span, text: str, lone_persons: set[str]) -> int:
     """End offset of ``ent``, one word further when the model cut a person's name short.
 
     The model tags just ``Donald`` in ``President Donald Trump spoke``: when the next word is capitalised, in no
@@ -205,7 +207,7 @@ def _extend_cut_name(ent: Span, lone_persons: set[str]) -> int:
     if ent.label_ != "PERSON" or after >= len(doc):
         return ent.end_char
     following = doc[after]
-    gap = doc.text[ent.end_char : following.idx]
+    gap = text[ent.end_char : following.idx]
     if (
         gap.isspace()
         and "\n" not in gap
