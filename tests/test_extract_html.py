@@ -1,0 +1,52 @@
+import datetime as dt
+
+from pipeline.extract.html import extract_html
+
+PAGE = """<!doctype html><html lang="en"><head>
+<title>Ministers meet in Moscow | Example News</title>
+<meta property="og:site_name" content="Example News">
+<meta name="author" content="Jane Reporter">
+<meta property="article:published_time" content="2019-05-05T10:00:00Z">
+</head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/world">World</a></li></ul></nav>
+<article><h1>Ministers meet in Moscow</h1>
+<p>Russian Foreign Minister Sergei Lavrov met his Venezuelan counterpart Jorge Arreaza in Moscow on Sunday
+to discuss the crisis in Caracas and the support Russia has pledged to the government.</p>
+<p>The two ministers spoke for more than two hours, according to officials, and agreed to meet again
+before the end of the year to review the economic agreements signed last month.</p>
+</article>
+<footer>Copyright Example News. All rights reserved. Privacy policy.</footer>
+</body></html>"""
+
+
+def test_body_and_metadata_come_from_the_page():
+    result = extract_html(PAGE, url="https://example.org/world/ministers", today=dt.date(2026, 1, 1))
+    assert result.body.startswith("Russian Foreign Minister Sergei Lavrov")
+    assert "two hours" in result.body
+    assert "Home" not in result.body and "Copyright" not in result.body
+    assert result.title == "Ministers meet in Moscow"
+    assert result.site == "Example News"
+    assert result.byline == "Jane Reporter"
+    assert result.published_at == dt.date(2019, 5, 5)
+    assert result.published_rule == "htmldate_original"
+    assert {c.rule for c in result.date_candidates} >= {"htmldate_original"}
+
+
+def test_future_dates_are_not_taken():
+    result = extract_html(PAGE, today=dt.date(2019, 1, 1))
+    assert result.published_at is None
+
+
+def test_page_without_a_date_gives_null():
+    undated = PAGE.replace('<meta property="article:published_time" content="2019-05-05T10:00:00Z">', "")
+    assert extract_html(undated, today=dt.date(2026, 1, 1)).published_at is None
+
+
+def test_paragraphs_are_separated_by_blank_lines():
+    body = extract_html(PAGE, today=dt.date(2026, 1, 1)).body
+    assert body.count("\n\n") == 1 and "\n\n\n" not in body
+
+
+def test_a_bare_year_is_not_turned_into_the_first_of_january():
+    page = PAGE.replace("2019-05-05T10:00:00Z", "").replace("All rights reserved.", "Since 2015.")
+    assert extract_html(page, today=dt.date(2026, 1, 1)).published_at is None
