@@ -39,6 +39,7 @@ def _settings(batch_size: int | None = None):
     schedule="0 2 * * *",
     start_date=datetime(2026, 1, 1),
     catchup=False,
+    is_paused_upon_creation=False,
     max_active_runs=2,
     tags=["news"],
     params={

@@ -53,6 +53,7 @@ def test_dag_is_nightly_without_catchup_and_writers_share_one_pool(dagbag):
     dag = dagbag.dags["news_ingest"]
     assert dag.schedule == "0 2 * * *"
     assert dag.catchup is False
+    assert dag.is_paused_upon_creation is False
     assert set(dag.params) == {"sources", "batch_size", "fail_on_quality"}
     pools = {task.task_id: task.pool for task in dag.tasks}
     assert {pools[t] for t in ("plan", "load", "validate", "report")} == {"duckdb_writer"}

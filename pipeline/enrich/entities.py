@@ -102,7 +102,7 @@ def resolve_corpus(
 
     Args:
         mentions_by_article: the mentions of each article, e.g. the output of `tag_entities` (or a dict's
-            ``.values()``); only ``canonical`` and ``label`` are read.
+            ``.values()``); ``canonical`` and ``label`` are read, ``surface`` only to count spellings.
         known: entities already in the database, ``canonical_key(name) -> (name, label)``.
 
     Returns:
@@ -116,18 +116,19 @@ def resolve_corpus(
            (``Sergei``/``Sergey``, ``Guiado``/``Guaido``) are one person, unless both are known entities;
         3. a PERSON name that is the tail of exactly one full PERSON entity (``Maduro`` -> ``Nicolas Maduro``)
            joins it; if two entities share that tail (``Anna Smith``, ``John Smith``), ``Smith`` stays apart.
-    A new entity is displayed by a full name if it has one, then the form in most articles, then in most
-    mentions, then the form without accents. Its label is the majority over articles, PERSON winning ties
-    when it was seen as a full PERSON name.
+    A new entity is displayed by a full name if it has one, then the form in most articles, then the form
+    most often written out in full (a bare ``Lavrov`` says nothing about ``Sergei``/``Sergey``), then the form
+    without accents. Its label is the majority over articles, PERSON winning ties when it was seen as a full
+    PERSON name.
     """
     articles: Counter[str] = Counter()
-    mentions: Counter[str] = Counter()
+    spelled: Counter[str] = Counter()
     votes: dict[str, Counter[str]] = defaultdict(Counter)
-    for article in mentions_by_article:
-        for (name, label), count in Counter((m.canonical, m.label) for m in article).items():
+    for article in map(list, mentions_by_article):
+        for name, label in {(m.canonical, m.label) for m in article}:
             articles[name] += 1
-            mentions[name] += count
             votes[canonical_key(name)][label] += 1
+        spelled.update(m.canonical for m in article if _spells_out(m))
     for key, (_, label) in known.items():
         votes[key][label] += 1
     labels = {key: _vote(counts, person_wins_ties=" " in key) for key, counts in votes.items()}
@@ -138,12 +139,16 @@ def resolve_corpus(
         if root in known:
             entity = (root, *known[root])
         else:
-            display = _display(members, articles, mentions)
+            display = _display(members, articles, spelled)
             group_votes = sum((votes[canonical_key(m)] for m in members), Counter())
             seen_full = any(" " in key and votes[key]["PERSON"] for key in map(canonical_key, members))
             entity = (canonical_key(display), display, _vote(group_votes, person_wins_ties=seen_full))
         resolved.update(dict.fromkeys(members, entity))
     return resolved
+
+
+def _spells_out(mention: Mention) -> bool:
+    return canonical_key(normalise_name(mention.surface)) == canonical_key(mention.canonical)
 
 
 @dataclass(frozen=True)
@@ -287,8 +292,11 @@ def _vote(votes: Counter[str], person_wins_ties: bool, first: str | None = None)
 
 
 def _display(members: set[str], *counts: Counter[str]) -> str:
-    """A full (several-word) form first, then the most frequent by each counter in turn, then one without accents."""
-    return max(sorted(members), key=lambda m: (" " in m, *(c[m] for c in counts), m.isascii()))
+    """A full (several-word) form, then the most frequent by each counter in turn, then one without accents.
+
+    Last comes the longer form, as typing drops letters more often than it adds them (``Nicola``/``Nicolas``).
+    """
+    return max(sorted(members), key=lambda m: (" " in m, *(c[m] for c in counts), m.isascii(), len(m)))
 
 
 class _Linker:
