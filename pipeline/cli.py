@@ -42,6 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     for sub in (ingest, query, check, report):
         sub.add_argument("--db", help="DuckDB file (default: $NEWS_DB or data/news.duckdb)")
+
+    evaluate = commands.add_parser("eval", help="Measure the pipeline against a dev evaluation set.")
+    targets = evaluate.add_subparsers(dest="target", required=True)
+    extraction = targets.add_parser("extraction", help="Body, snippet, title, date and speed scores of extraction.")
+    extraction.add_argument("--data", required=True, type=Path, help="eval folder with pages.jsonl and dates.jsonl")
+    extraction.add_argument("--gold", type=Path,
+                            help="seeds gold file (default: acceptance/seeds_gold.json beside the eval folder)")
+    extraction.add_argument("--limit", type=int, help="read only the first N rows of pages.jsonl and dates.jsonl")
+    extraction.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    extraction.set_defaults(handler=cmd_eval_extraction, db=None)
     return parser
 
 
@@ -98,6 +108,21 @@ def cmd_report(args, settings) -> int:
         print("news: no run in the database yet", file=sys.stderr)
         return 2
     print(format_summary(settings.db_path, run_id))
+    return 0
+
+
+def cmd_eval_extraction(args, settings) -> int:
+    import json
+
+    from pipeline.evaluate.extraction import evaluate_extraction, format_report
+
+    needed = (args.data / "pages.jsonl", args.data / "dates.jsonl", args.gold)
+    missing = [str(p) for p in needed if p is not None and not p.is_file()]
+    if missing:
+        print(f"news: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    metrics = evaluate_extraction(args.data, gold=args.gold, limit=args.limit)
+    print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
     return 0
 
 
