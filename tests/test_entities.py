@@ -16,7 +16,7 @@ from pipeline.records import Mention
 from pipeline.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = REPO.parent / "shared"
 
 MADURO_ORG_AND_PERSON = (
     "Venezuelan President Nicolas Maduro left for Moscow on Monday. The US has sanctioned Maduro's administration. "
@@ -93,6 +93,14 @@ def test_label_is_voted_over_the_entity_with_full_names_deciding(nlp):
     raw = {(e.text, e.label_) for e in nlp(MADURO_ORG_AND_PERSON).ents}
     assert {("Maduro", "ORG"), ("Nicolas Maduro", "PERSON")} <= raw
     assert {m.label for m in tag(nlp, MADURO_ORG_AND_PERSON) if "Maduro" in m.surface} == {"PERSON"}
+
+
+def test_place_named_like_a_person_in_the_article_stays_a_place(nlp):
+    body = "George Washington crossed the Delaware in 1776. Today, officials in Washington said the capital celebrates."
+    mentions = tag(nlp, body)
+    assert {(m.surface, m.label, m.canonical) for m in mentions if m.surface == "Washington"} == {
+        ("Washington", "GPE", "Washington")
+    }
 
 
 def test_accented_and_plain_spellings_are_one_name_tie_goes_to_plain(nlp):
@@ -189,6 +197,18 @@ def test_corpus_known_entity_keeps_its_key_name_and_label():
     known = {"sergey lavrov": ("Sergey Lavrov", "PERSON")}
     resolved = resolve_corpus([article("Sergei Lavrov", "Sergei Lavrov"), article("Lavrov", label="ORG")], known)
     assert resolved["Sergei Lavrov"] == ("sergey lavrov", "Sergey Lavrov", "PERSON")
+
+
+def test_corpus_surname_joins_a_known_full_name():
+    known = {"nicolas maduro": ("Nicolas Maduro", "PERSON")}
+    assert resolve_corpus([article("Maduro")], known)["Maduro"] == ("nicolas maduro", "Nicolas Maduro", "PERSON")
+
+
+def test_corpus_known_surname_stays_its_own_entity():
+    known = {"maduro": ("Maduro", "PERSON")}
+    resolved = resolve_corpus([article("Nicolas Maduro", "Maduro")], known)
+    assert resolved["Maduro"] == ("maduro", "Maduro", "PERSON")
+    assert resolved["Nicolas Maduro"] == ("nicolas maduro", "Nicolas Maduro", "PERSON")
 
 
 def test_corpus_never_merges_two_known_entities():

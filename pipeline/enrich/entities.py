@@ -23,8 +23,6 @@ from pipeline.records import Mention
 
 KEPT_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP"})
 
-# NER reads the sentence starts the parser sets (without it ~0.6% of entities change), so the parser and the
-# tok2vec it listens to stay; these feed nothing NER reads.
 _UNNEEDED_PIPES = ("tagger", "attribute_ruler", "lemmatizer", "senter")
 
 _APOSTROPHES = "'‘’′`´"
@@ -115,7 +113,8 @@ def resolve_corpus(
         2. full PERSON names (two words or more) that differ by one typo in one word of five letters or more
            (``Sergei``/``Sergey``, ``Guiado``/``Guaido``) are one person, unless both are known entities;
         3. a PERSON name that is the tail of exactly one full PERSON entity (``Maduro`` -> ``Nicolas Maduro``)
-           joins it; if two entities share that tail (``Anna Smith``, ``John Smith``), ``Smith`` stays apart.
+           joins it; if two entities share that tail (``Anna Smith``, ``John Smith``), ``Smith`` stays apart,
+           and a name that is itself a known entity stays that entity.
     A new entity is displayed by a full name if it has one, then the form in most articles, then the form
     most often written out in full (a bare ``Lavrov`` says nothing about ``Sergei``/``Sergey``), then the form
     without accents. Its label is the majority over articles, PERSON winning ties when it was seen as a full
@@ -317,10 +316,11 @@ class _Linker:
             self.by_last_word[words[-1]].add(key)
             for i, word in enumerate(words):
                 for variant in _one_deletion_variants(word):
-                    for other in by_variant[(i, variant, *words[:i], "", *words[i + 1:])]:
+                    bucket = by_variant[(i, variant, *words[:i], "", *words[i + 1 :])]
+                    for other in bucket:
                         if _one_typo(word, other.split()[i]):
                             self._union(key, other)
-                    by_variant[(i, variant, *words[:i], "", *words[i + 1:])].add(key)
+                    bucket.add(key)
         for key in sorted(attachable):
             self._attach_tail(key)
 
@@ -332,7 +332,12 @@ class _Linker:
         return grouped
 
     def _attach_tail(self, key: str) -> None:
-        """Join ``key`` to the full name it ends, if there is just one (typos are not matched: Harry is not Parry)."""
+        """Join ``key`` to the full name it ends, if there is just one (typos are not matched: Harry is not Parry).
+
+        A pinned key stays the entity it was: its rows are already in the database under that name.
+        """
+        if key in self.pinned:
+            return
         targets = {self._find(f) for f in self.by_last_word.get(key.split()[-1], ()) if f.endswith(" " + key)}
         if len(targets) == 1:
             self._union(key, targets.pop())
