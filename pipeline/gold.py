@@ -6,22 +6,13 @@ Every comparison folds case, accents, Unicode quotes/dashes and whitespace, as t
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.store import query
+from pipeline.textnorm import fold
 
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "′": "'", "`": "'", "“": '"', "”": '"', "„": '"',
-                         "–": "-", "—": "-", "‐": "-"})
 EDGE_CHARS = 150
-
-
-def fold(text: str | None) -> str:
-    text = unicodedata.normalize("NFKD", text or "").translate(_QUOTES)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return re.sub(r"\s+", " ", text).strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -88,12 +79,12 @@ def _corpus_checks(corpus: dict, n_articles: int, entity_of: dict[str, str],
 def _article_checks(item: dict, row: tuple | None, persons: dict[str, set[str]]) -> list[Check]:
     file = item["file"]
     article_id, title, language, body, published = row or (None, None, None, "", None)
-    body_folded = fold(body)
+    body_folded = fold(body or "")
     tagged = persons.get(article_id, set())
     published_text = published.isoformat() if published else ""
     checks = [
         Check(file, "loaded", "article", row is not None),
-        Check(file, "title", item["title"], fold(title) == fold(item["title"]), title or ""),
+        Check(file, "title", item["title"], fold(title or "") == fold(item["title"]), title or ""),
         Check(file, "language", item["language"], language == item["language"], language or ""),
         Check(file, "body_starts", item["body_starts"], fold(item["body_starts"]) in body_folded[:EDGE_CHARS],
               body_folded[:EDGE_CHARS]),

@@ -20,13 +20,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from pipeline.records import Mention
+from pipeline.textnorm import QUOTES
 
 KEPT_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP"})
 
 _UNNEEDED_PIPES = ("tagger", "attribute_ruler", "lemmatizer", "senter")
 
 _APOSTROPHES = "'‘’′`´"
-_QUOTES = str.maketrans({**dict.fromkeys(_APOSTROPHES, "'"), **dict.fromkeys("“”„", '"'), **dict.fromkeys("‐‑–—", "-")})
 _TRAILING_POSSESSIVE = re.compile(f"[{_APOSTROPHES}][sS]$|(?<=[sS])[{_APOSTROPHES}]$")
 _LEADING_POSSESSIVE_TAIL = re.compile(f"[{_APOSTROPHES}][sS]\\s+")
 _INNER_POSSESSIVE = re.compile(f"[{_APOSTROPHES}][sS]\\s")
@@ -80,13 +80,13 @@ def canonical_key(name: str) -> str:
     Dots go so that ``U.S.`` and ``US`` meet; dashes are unified but kept.
     """
     text = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    text = _TRAILING_POSSESSIVE.sub("", text.translate(_QUOTES).strip()).replace(".", "")
+    text = _TRAILING_POSSESSIVE.sub("", text.translate(QUOTES).strip()).replace(".", "")
     return " ".join(text.lower().split())
 
 
 def normalise_name(surface: str) -> str:
     """The name a surface writes: ASCII quotes, single spaces, no possessive, no honorific or leading "the"."""
-    name = " ".join(surface.translate(_QUOTES).split())
+    name = " ".join(surface.translate(QUOTES).split())
     name = _TRAILING_POSSESSIVE.sub("", name).strip(_EDGE_PUNCTUATION + " ")
     while (honorific := _LEADING_HONORIFIC.match(name)) and name[honorific.end():][:1].isupper():
         name = name[honorific.end():]

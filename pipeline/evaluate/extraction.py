@@ -25,9 +25,9 @@ import trafilatura
 from pipeline.extract.decode import decode_text
 from pipeline.extract.html import extract_html
 from pipeline.extract.text import extract_text
-from pipeline.gold import fold
 from pipeline.records import Extraction
 from pipeline.settings import PROJECT_ROOT
+from pipeline.textnorm import fold
 
 RENDERINGS = ("text", "html", "trafilatura")
 """`trafilatura` is trafilatura.extract with default settings: a body-only baseline for our two paths."""

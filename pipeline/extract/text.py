@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
 from pipeline.records import DateCandidate, Extraction
+from pipeline.textnorm import fold
 
 RULE_PRECEDENCE = ("explicit_publish_label", "header_metadata", "title_suffix", "byline_date")
 """Publication-date rules, most trusted first: a label saying "published" beats a bare date
@@ -27,17 +27,8 @@ HEADER_WINDOW = 30
 """How many blocks before the body (and half as many into it) are searched for header dates
 and bylines; nav menus further away carry teaser dates that say nothing about this article."""
 
-_QUOTES = str.maketrans(
-    {
-        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'", "\u00b4": "'", "`": "'",
-        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"', "\u2033": '"',
-        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-        "\u00a0": " ",
-    }
-)
 _SEPARATOR = re.compile(r"\s+(?:\||-|\u2013|\u2014|::|\u00b7|\u2022|\u00bb)\s+")
 _SENTENCE_END = frozenset(".!?\u3002\uff01\uff1f\u0964\u104b\"'\u201d\u2019\u00bb):;")
-_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
@@ -205,13 +196,6 @@ def extract_text(text: str, today: dt.date | None = None) -> Extraction:
         updated_at=updated,
         date_candidates=tuple(candidates),
     )
-
-
-def fold(text: str) -> str:
-    """Comparison key: case, accents, Unicode quotes/dashes and spacing folded away."""
-    if not text.isascii():
-        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text.translate(_QUOTES)))
-    return " ".join(text.casefold().split())
 
 
 def _split_blocks(text: str) -> list[str]:
