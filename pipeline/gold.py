@@ -79,12 +79,12 @@ def _corpus_checks(corpus: dict, n_articles: int, entity_of: dict[str, str],
 def _article_checks(item: dict, row: tuple | None, persons: dict[str, set[str]]) -> list[Check]:
     file = item["file"]
     article_id, title, language, body, published = row or (None, None, None, "", None)
-    body_folded = fold(body or "")
+    body_folded = fold(body)
     tagged = persons.get(article_id, set())
     published_text = published.isoformat() if published else ""
     checks = [
         Check(file, "loaded", "article", row is not None),
-        Check(file, "title", item["title"], fold(title or "") == fold(item["title"]), title or ""),
+        Check(file, "title", item["title"], fold(title) == fold(item["title"]), title or ""),
         Check(file, "language", item["language"], language == item["language"], language or ""),
         Check(file, "body_starts", item["body_starts"], fold(item["body_starts"]) in body_folded[:EDGE_CHARS],
               body_folded[:EDGE_CHARS]),

@@ -16,8 +16,9 @@ QUOTES = str.maketrans(
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
-def fold(text: str) -> str:
-    """Comparison key: case, accents, Unicode quotes/dashes and spacing folded away."""
+def fold(text: str | None) -> str:
+    """Comparison key: case, accents, Unicode quotes/dashes and spacing folded away; None folds to ""."""
+    text = text or ""
     if not text.isascii():
         text = _COMBINING.sub("", unicodedata.normalize("NFKD", text.translate(QUOTES)))
     return " ".join(text.casefold().split())
