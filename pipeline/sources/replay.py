@@ -6,33 +6,15 @@ Every file found becomes at least one RawDoc, including files we cannot read
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pipeline.records import RawDoc
+from pipeline.sources.keys import content_digest, file_doc_key, url_doc_key
+from pipeline.sources.warc import is_archive, read_archive
 
 KIND_BY_SUFFIX = {".txt": "text", ".text": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
-
-
-def content_digest(content: bytes) -> str:
-    return hashlib.sha1(content).hexdigest()
-
-
-def file_doc_key(path: Path, content: bytes) -> str:
-    """Key for an input without a URL: file name plus content hash.
-
-    The name rather than the full path, so replaying the same folder from another
-    working directory or mount point finds the same keys and adds nothing.
-    """
-    return f"file:{path.name}#{content_digest(content)[:16]}"
-
-
-def url_doc_key(url: str) -> str:
-    from pipeline.dedup import canonical_url
-
-    return f"url:{canonical_url(url) or url}"
 
 
 def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -54,6 +36,9 @@ def read_inputs(paths: Iterable[str | Path], max_bytes: int) -> Iterator[RawDoc]
 
 
 def read_file(path: Path, max_bytes: int) -> Iterator[RawDoc]:
+    if is_archive(path):
+        yield from read_archive(path, max_bytes)
+        return
     source_uri = str(path)
     try:
         with path.open("rb") as handle:

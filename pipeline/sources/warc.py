@@ -1,0 +1,86 @@
+"""Replay web archives (WARC, ARC; plain, gzip or lz4) as RawDocs, one per captured page.
+
+Response and resource records are inputs; request, revisit, warcinfo and metadata records describe a
+crawl, not a page, and are not. A record that is not HTML is still an input, rejected with its content
+type, so every captured response is accounted for; so is a record cut short by a truncated file. A file
+that breaks mid-way keeps the records read before the break and adds one rejected input naming the
+error: a corrupt archive never stops the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import lz4.frame
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from pipeline.records import RawDoc
+from pipeline.sources.keys import content_digest, url_doc_key
+
+ARCHIVE_SUFFIXES = {".warc", ".arc"}
+PAGE_RECORD_TYPES = {"response", "resource"}
+HTML_TYPES = {"text/html", "application/xhtml+xml"}
+
+
+def is_archive(path: Path) -> bool:
+    """`x.warc`, `x.warc.gz`, `x.arc.gz`, `x.warc.lz4`, and also a renamed `x.warc.gz.bad`."""
+    return any(suffix.lower() in ARCHIVE_SUFFIXES for suffix in path.suffixes)
+
+
+def read_archive(path: Path, max_bytes: int) -> Iterator[RawDoc]:
+    count = 0
+    try:
+        with _open(path) as stream:
+            for count, record in enumerate(ArchiveIterator(stream, arc2warc=True), start=1):
+                if record.rec_type in PAGE_RECORD_TYPES:
+                    yield _record_doc(path, count, record, max_bytes)
+    except (ArchiveLoadFailed, OSError, ValueError, EOFError, RuntimeError) as error:
+        detail = " ".join(str(error).split())[:300] or type(error).__name__
+        digest = hashlib.sha1(f"{path.name}:{count}:{detail}".encode()).hexdigest()[:16]
+        yield RawDoc(f"file:{path.name}#broken#{digest}", f"{path}#after-record-{count}", "archive", b"",
+                     problem=f"corrupt archive after {count} records: {type(error).__name__}: {detail}")
+
+
+def _open(path: Path):
+    """lz4 frames are decompressed as a stream; warcio itself handles plain and gzip members."""
+    if path.name.lower().endswith(".lz4"):
+        return lz4.frame.open(path, "rb")
+    return path.open("rb")
+
+
+def _record_doc(path: Path, number: int, record, max_bytes: int) -> RawDoc:
+    url = _target_uri(record)
+    source_uri = f"{path}#record-{number}"
+    content = record.content_stream().read(max_bytes + 1)
+    key = url_doc_key(url) if url else f"file:{path.name}#record-{number}#{content_digest(content)[:16]}"
+    content_type = _content_type(record)
+    problem = None
+    missing = getattr(record.raw_stream, "limit", 0)
+    if len(content) > max_bytes:
+        content, problem = content[:max_bytes], f"too large: over {max_bytes} bytes"
+    elif missing:
+        problem = f"truncated record: {missing} of its {record.length} bytes missing"
+    elif content_type not in HTML_TYPES and not _looks_like_html(content_type, content):
+        problem = f"not an HTML page: content type {content_type or 'unknown'!r}"
+    return RawDoc(key, source_uri, "html", content, url=url, problem=problem)
+
+
+def _target_uri(record) -> str | None:
+    uri = record.rec_headers.get_header("WARC-Target-URI")
+    return uri.strip().strip("<>") if uri and uri.strip() else None
+
+
+def _content_type(record) -> str:
+    header = record.http_headers.get_header("Content-Type") if record.http_headers else None
+    header = header or record.rec_headers.get_header("Content-Type") or ""
+    return header.split(";")[0].strip().lower()
+
+
+def _looks_like_html(content_type: str, content: bytes) -> bool:
+    """Archives often lack a content type (old ARC files, some resource records): sniff the bytes then."""
+    if content_type:
+        return False
+    return not content_type and b"<html" in content[:1024].lower()
