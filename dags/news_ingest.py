@@ -44,7 +44,7 @@ def _settings(batch_size: int | None = None):
     tags=["news"],
     params={
         "sources": Param([SEEDS_DIR], type="array", items={"type": "string"},
-                         description="Files or folders to replay (.txt, .html, .jsonl)."),
+                         description="Files or folders to replay (.txt, .html, .jsonl, .warc/.arc archives)."),
         "batch_size": Param(200, type="integer", minimum=1, description="Inputs per processing task."),
         "fail_on_quality": Param(True, type="boolean",
                                  description="Fail the run when a critical quality expectation fails."),
