@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="news", description="News ingestion pipeline.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    ingest = commands.add_parser("ingest", help="Replay files or folders (.txt, .html, .jsonl, .warc/.arc) into DuckDB.")
+    ingest = commands.add_parser("ingest", help="Replay files or folders (.txt, .html, .jsonl, .warc/.arc) "
+                                                "into DuckDB.")
     ingest.add_argument("paths", nargs="+", help="files or folders to ingest")
     ingest.add_argument("--run-id", help="name of this run (default: cli__<UTC time>)")
     ingest.add_argument("--no-check", action="store_true", help="skip the quality gate after loading")
