@@ -17,6 +17,8 @@ class RawDoc:
     `kind` says how to read `content`: "text", "html" or "json" (one JSONL line).
     `problem` is set when the source could not even hand over usable bytes
     (unsupported file type, too large); such a doc is rejected, never dropped.
+    `transient` marks a problem worth retrying (a timeout, HTTP 503): the input fails
+    instead, and failed inputs are tried again by the next run.
     """
 
     doc_key: str
@@ -25,6 +27,7 @@ class RawDoc:
     content: bytes
     url: str | None = None
     problem: str | None = None
+    transient: bool = False
 
 
 @dataclass(frozen=True)

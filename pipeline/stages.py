@@ -23,10 +23,12 @@ from pipeline.extract.dispatch import Rejected, extract
 from pipeline.loader import load_processed
 from pipeline.records import RawDoc, RunSummary, article_id_for
 from pipeline.settings import Settings
+from pipeline.sources.fetch import Source, fetch_documents, read_listing_states, write_listing_states
+from pipeline.sources.http import HttpPolicy, PoliteClient
 from pipeline.sources.replay import read_inputs
 from pipeline.store import connect, migrate
 
-__all__ = ["Plan", "plan_run", "process_batch", "load_run", "run_pipeline"]
+__all__ = ["Plan", "plan_run", "plan_docs", "process_batch", "load_run", "run_pipeline", "run_fetch"]
 
 PLAN_FILE = "plan.json"
 
@@ -62,7 +64,13 @@ class Plan:
 
 
 def plan_run(paths: list[str], settings: Settings, run_id: str) -> Plan:
-    """Read the inputs and skip, before any expensive stage, the ones already ingested.
+    """Replay files and folders: read them, then plan them."""
+    docs = list(read_inputs(paths, settings.max_input_bytes))
+    return plan_docs(docs, settings, run_id, source=",".join(map(str, paths)))
+
+
+def plan_docs(docs: list[RawDoc], settings: Settings, run_id: str, source: str) -> Plan:
+    """Skip, before any expensive stage, the inputs already ingested, and batch the rest.
 
     An input seen in an earlier run keeps its earlier fate: a loaded article is now a duplicate of
     itself (rule `seen_before`), a reject is rejected again for the same reason. Seen in this same
@@ -70,7 +78,6 @@ def plan_run(paths: list[str], settings: Settings, run_id: str) -> Plan:
     """
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     out = staging.run_dir(settings.staging_dir, run_id)
-    docs = list(read_inputs(paths, settings.max_input_bytes))
     with connect(settings.db_path) as con:
         migrate(con)
         seen = _seen_before(con, {doc.doc_key for doc in docs}, run_id)
@@ -89,9 +96,18 @@ def plan_run(paths: list[str], settings: Settings, run_id: str) -> Plan:
         rows = [_raw_row(doc) for doc in todo[start:start + settings.batch_size]]
         batches.append(staging.write(rows, staging.RAW_SCHEMA, out / f"raw-{number:05d}.parquet"))
     settled_path = staging.write(settled, staging.OUTCOME_SCHEMA, out / "settled.parquet")
-    plan = Plan(run_id, out, tuple(batches), settled_path, len(docs), started_at, ",".join(map(str, paths)))
+    plan = Plan(run_id, out, tuple(batches), settled_path, len(docs), started_at, source)
     plan.save()
     return plan
+
+
+def seen_keys(db_path: Path, keys: set[str]) -> set[str]:
+    """The keys already settled in the store, so a fetcher can skip them before any network request."""
+    if not keys or not Path(db_path).exists():
+        return set()
+    with connect(db_path) as con:
+        migrate(con)
+        return set(_seen_before(con, keys, run_id=""))
 
 
 def _seen_before(con, keys: set[str], run_id: str) -> dict[str, dict]:
@@ -119,7 +135,7 @@ def _seen_before(con, keys: set[str], run_id: str) -> dict[str, dict]:
 
 def _raw_row(doc: RawDoc) -> dict:
     return {"doc_key": doc.doc_key, "source_uri": doc.source_uri, "kind": doc.kind,
-            "content": doc.content, "url": doc.url, "problem": doc.problem}
+            "content": doc.content, "url": doc.url, "problem": doc.problem, "transient": doc.transient}
 
 
 def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = None) -> Path:
@@ -133,6 +149,9 @@ def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = 
     articles, outcomes, dates = [], [], []
     for row in staging.read(batch_path).to_pylist():
         raw = RawDoc(**row)
+        if raw.transient:
+            outcomes.append(_outcome(raw, "failed", raw.problem or "transient error"))
+            continue
         try:
             articles.append(_article_row(raw, settings, today, dates))
         except Rejected as reason:
@@ -191,8 +210,25 @@ def load_run(plan: Plan, processed: list[Path], settings: Settings) -> RunSummar
 
 def run_pipeline(paths: list[str], settings: Settings, run_id: str, today: dt.date | None = None) -> RunSummary:
     """The whole run in one process, as the CLI does it: plan, process each batch, load."""
-    plan = plan_run(paths, settings, run_id)
+    return _run_planned(plan_run(paths, settings, run_id), settings, today)
+
+
+def run_fetch(sources: list[Source], settings: Settings, run_id: str, policy: HttpPolicy,
+              max_pages: int | None = None) -> RunSummary:
+    """Poll the sources, fetch the pages not seen before, and run them through the same stages.
+
+    The listings' validators are saved after the load, so a failed run polls them afresh next time.
+    """
+    with PoliteClient(policy) as client:
+        docs, states = fetch_documents(sources, client, read_listing_states(settings.db_path),
+                                       skip=lambda keys: seen_keys(settings.db_path, keys), max_pages=max_pages)
+    summary = _run_planned(plan_docs(docs, settings, run_id, source=",".join(s.url for s in sources)), settings)
+    write_listing_states(settings.db_path, states)
+    return summary
+
+
+def _run_planned(plan: Plan, settings: Settings, today: dt.date | None = None) -> RunSummary:
     processed = [process_batch(batch, settings, today) for batch in plan.batches]
     summary = load_run(plan, processed, settings)
-    staging.remove_run(settings.staging_dir, run_id)
+    staging.remove_run(settings.staging_dir, plan.run_id)
     return summary

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 
 RAW_SCHEMA = pa.schema([
     ("doc_key", pa.string()), ("source_uri", pa.string()), ("kind", pa.string()),
-    ("content", pa.binary()), ("url", pa.string()), ("problem", pa.string()),
+    ("content", pa.binary()), ("url", pa.string()), ("problem", pa.string()), ("transient", pa.bool_()),
 ])
 ARTICLE_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("doc_key", pa.string()), ("url", pa.string()),

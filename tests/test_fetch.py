@@ -1,0 +1,159 @@
+"""`news fetch` end to end against a real local HTTP server (127.0.0.1 only): feed -> pages -> DuckDB."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pipeline.sources.fetch import Source, load_sources
+from pipeline.sources.http import HttpPolicy
+from pipeline.stages import run_fetch
+from pipeline.store import query
+from tests.conftest import REPO
+
+ARTICLE = """<html><head><title>{title} | Local News</title>
+<meta property="article:published_time" content="2019-09-23T10:00:00Z"></head>
+<body><article><h1>{title}</h1><p>{text}</p></article></body></html>"""
+TEXT = ("Venezuelan President Nicolas Maduro said on Monday that he is going to Russia to meet President "
+        "Vladimir Putin, the Kremlin confirmed, as talks on oil and trade continue in Moscow this week. ") * 3
+
+
+def rss(items: list[tuple[str, str]]) -> bytes:
+    entries = "".join(f"<item><title>{t}</title><link>{link}</link></item>" for link, t in items)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{entries}</channel></rss>'.encode()
+
+
+class Site(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.hits.append(self.path)
+        if self.path == "/robots.txt":
+            return self.reply(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        if self.path == "/feed.xml":
+            if self.headers.get("If-None-Match") == '"feed-v1"':
+                return self.reply(304, b"", "application/rss+xml")
+            return self.reply(200, self.server.feed, "application/rss+xml", etag='"feed-v1"')
+        if self.path in self.server.pages:
+            return self.reply(200, self.server.pages[self.path], "text/html; charset=utf-8")
+        if self.path == "/data.json":
+            return self.reply(200, b"{}", "application/json")
+        if self.path == "/busy.html":
+            return self.reply(503, b"busy", "text/plain")
+        return self.reply(404, b"missing", "text/plain")
+
+    def reply(self, status, body, content_type, etag=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        if etag:
+            self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def serve(pages: dict[str, bytes], feed: bytes):
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Site)
+    httpd.pages, httpd.feed, httpd.hits = pages, feed, []
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+@pytest.fixture
+def site():
+    pages = {f"/news/{n}.html": ARTICLE.format(title=f"Story {n}", text=f"Item {n}. {TEXT}").encode()
+             for n in range(3)}
+    httpd = serve(pages, b"")
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    links = [(f"{base}/news/{n}.html", f"Story {n}") for n in range(3)]
+    links += [(f"{base}/private/x.html", "Hidden"), (f"{base}/gone.html", "Gone"), (f"{base}/data.json", "Data"),
+              (f"{base}/busy.html", "Busy")]
+    httpd.feed = rss(links)
+    yield httpd, base
+    httpd.shutdown()
+    httpd.server_close()
+
+
+POLICY = HttpPolicy(per_host_delay=0.0, retries=0, timeout=2.0, allowed_hosts=frozenset({"127.0.0.1"}))
+
+
+def test_fetch_loads_new_pages_and_accounts_every_failure(settings, site):
+    httpd, base = site
+    summary = run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, "f1", POLICY)
+    assert (summary.n_inputs, summary.n_loaded, summary.n_rejected, summary.n_failed) == (7, 3, 3, 1)
+    _, rows = query(settings.db_path, "SELECT url, title, published_at FROM articles ORDER BY url")
+    assert [r[1] for r in rows] == ["Story 0", "Story 1", "Story 2"]
+    assert all(str(r[2]) == "2019-09-23" and r[0].startswith(base) for r in rows)
+    _, ledger = query(settings.db_path, "SELECT source_uri, state, reason FROM ingest_log WHERE state <> 'loaded'")
+    reasons = {uri.rsplit("/", 1)[-1]: (state, reason) for uri, state, reason in ledger}
+    assert reasons["x.html"] == ("rejected", "refused: disallowed by robots.txt")
+    assert reasons["gone.html"] == ("rejected", "HTTP 404")
+    assert reasons["data.json"] == ("rejected", "not an HTML page: content type 'application/json'")
+    assert reasons["busy.html"][0] == "failed" and reasons["busy.html"][1].startswith("HTTP 503")
+    assert f"{base}/private/x.html".replace(base, "") not in httpd.hits
+
+
+def test_second_run_fetches_nothing_new(settings, site):
+    httpd, base = site
+    run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, "f1", POLICY)
+    httpd.hits.clear()
+    summary = run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, "f2", POLICY)
+    assert httpd.hits == ["/robots.txt", "/feed.xml"]
+    assert summary.n_inputs == 0
+    _, rows = query(settings.db_path, "SELECT status, etag FROM fetch_state")
+    assert rows == [(304, '"feed-v1"')]
+
+
+def test_an_unreachable_listing_is_a_failed_input(settings):
+    summary = run_fetch([Source("nowhere", "feed", "http://127.0.0.1:9/feed.xml")], settings, "f1", POLICY)
+    assert (summary.n_inputs, summary.n_failed) == (1, 1)
+
+
+def test_the_shipped_sources_file_parses():
+    sources = load_sources(REPO / "sources.yaml")
+    assert sources and all(s.url.startswith("https://") for s in sources)
+
+
+@pytest.fixture
+def dev_site(shared_dir):
+    root = shared_dir / "eval"
+    rows = [json.loads(line) for line in (root / "pages.jsonl").open()]
+    chosen = [r for r in rows if r["id"].startswith("fundus-") and r.get("publish_date")][:15]
+    pages = {f"/{r['id']}.html": (root / r["html"]).read_bytes() for r in chosen}
+    httpd = serve(pages, b"")
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.feed = rss([(f"{base}/{r['id']}.html", r["title"]) for r in chosen])
+    yield base, chosen
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_served_dev_pages_load_with_urls_titles_and_dates(settings, dev_site):
+    base, chosen = dev_site
+    summary = run_fetch([Source("dev", "feed", f"{base}/feed.xml")], settings, "dev", POLICY)
+    assert summary.n_inputs == len(chosen) and summary.n_failed == 0
+    _, rows = query(settings.db_path, "SELECT url, title, published_at FROM articles")
+    assert len(rows) >= len(chosen) - 1
+    expected = {f"{base}/{r['id']}.html": r["publish_date"] for r in chosen}
+    dated = sum(1 for url, _, published in rows if published and str(published) == expected[url])
+    assert all(title for _, title, _ in rows)
+    assert dated >= 0.8 * len(rows)
+    again = run_fetch([Source("dev", "feed", f"{base}/feed.xml")], settings, "dev2", POLICY)
+    assert again.n_inputs == 0
+
+
+def test_fetch_command_is_wired(settings, site, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    _, base = site
+    monkeypatch.setenv("NEWS_DATA_DIR", str(settings.db_path.parent))
+    code = main(["fetch", "--url", f"{base}/feed.xml", "--allow-host", "127.0.0.1", "--delay", "0",
+                 "--db", str(settings.db_path)])
+    assert "loaded 3" in capsys.readouterr().out
+    assert code == 0
+
+
