@@ -50,3 +50,25 @@ def test_paragraphs_are_separated_by_blank_lines():
 def test_a_bare_year_is_not_turned_into_the_first_of_january():
     page = PAGE.replace("2019-05-05T10:00:00Z", "").replace("All rights reserved.", "Since 2015.")
     assert extract_html(page, today=dt.date(2026, 1, 1)).published_at is None
+
+
+def _titled(title: str, h1: str, site: str = "Example News") -> str:
+    head = f'<title>{title}</title><meta property="og:title" content="{title}">'
+    return PAGE.replace("<title>Ministers meet in Moscow | Example News</title>", head).replace(
+        "<h1>Ministers meet in Moscow</h1>", f"<h1>{h1}</h1>").replace('content="Example News"', f'content="{site}"')
+
+
+def test_h1_that_is_part_of_the_title_is_the_headline():
+    page = _titled("Example News | Ministers meet in Moscow - World", "Ministers meet in Moscow")
+    assert extract_html(page, today=dt.date(2026, 1, 1)).title == "Ministers meet in Moscow"
+
+
+def test_site_name_from_og_site_name_or_domain_is_stripped():
+    page = _titled("Ministers meet in Moscow -- Politics -- Example.net", "Something else entirely", site="Example")
+    assert extract_html(page, url="https://www.example.net/a", today=dt.date(2026, 1, 1)).title == (
+        "Ministers meet in Moscow")
+
+
+def test_cjk_title_with_a_glued_site_name():
+    page = _titled("短缺药品保供稳价 全力保障临床用药需求-新华网", "新华网", site="新华网")
+    assert extract_html(page, today=dt.date(2026, 1, 1)).title == "短缺药品保供稳价 全力保障临床用药需求"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract.text import extract_text, fold
+from pipeline.extract.text import extract_text, fold, strip_site_name, title_keys
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -172,3 +172,42 @@ def test_empty_text_gives_empty_body() -> None:
     extraction = extract_text("  \n\n ")
     assert extraction.body == ""
     assert extraction.title is None
+
+
+def test_site_name_before_headline_is_left_off() -> None:
+    text = _page("Gazette Tech Blog | Council passes budget after long debate", "Gazette Tech Blog",
+                 "Council passes budget after long debate")
+    assert extract_text(text).title == "Council passes budget after long debate"
+
+
+def test_double_dash_separates_section_and_site() -> None:
+    text = _page("Council passes budget after long debate -- Local News -- Gazette.net",
+                 "Council passes budget after long debate")
+    assert extract_text(text).title == "Council passes budget after long debate"
+
+
+def test_cjk_site_name_glued_on_by_a_bare_dash_is_dropped() -> None:
+    title = extract_text(_page("短缺药品保供稳价 全力保障临床用药需求-新华网")).title
+    assert title == "短缺药品保供稳价 全力保障临床用药需求"
+
+
+def test_headline_shown_after_a_kicker_in_the_title() -> None:
+    text = _page("World news: Council passes budget after long debate | Gazette",
+                 "Council passes budget after long debate")
+    assert extract_text(text).title == "Council passes budget after long debate"
+
+
+def test_title_repeated_verbatim_is_the_headline_whatever_it_looks_like() -> None:
+    text = _page("First image: how the cable car could look", "Menu", "First image: how the cable car could look")
+    assert extract_text(text).title == "First image: how the cable car could look"
+
+
+def test_title_keys_cover_every_run_of_parts() -> None:
+    keys = title_keys("Kicker: Headline here | Section - Site")
+    assert {"headline here", "kicker headline here", "headline here section"} <= keys
+
+
+def test_site_name_stripped_from_either_end_with_sections_behind_it() -> None:
+    assert strip_site_name("Headline here » Local » News » Ultima Hora", ["ultimahora"]) == "Headline here"
+    assert strip_site_name("LinkNaija | Headline here", ["LinkNaija"]) == "Headline here"
+    assert strip_site_name("A headline - with a dash", ["gazette"]) == "A headline - with a dash"

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlsplit
 
 import htmldate
+import lxml.html
 import trafilatura
+from lxml.etree import ParserError
 
+from pipeline.extract.text import headline_key, names_site, site_keys, strip_site_name, title_keys
 from pipeline.records import DateCandidate, Extraction
+
+_HOST_WORDS = frozenset({"www", "amp", "edition", "com", "org", "net", "news"})
+"""Host labels that name no site; with labels of two letters or fewer (de, co, m) dropped, the site's
+own name is what is left ("www.golem.de" gives golem)."""
 
 
 def extract_html(html: str, url: str | None = None, today: dt.date | None = None) -> Extraction:
     today = today or dt.date.today()
     document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
                                            include_tables=False, as_dict=True)
+    title = _headline(html, document or {}, url)
     if not document:
-        return Extraction(body="")
-    title = document.get("title") or None
+        return Extraction(body="", title=title)
     candidates = list(_date_candidates(html, url, document, today))
     published = next((c for c in candidates if c.kind == "published"), None)
     updated = next((c for c in candidates if c.kind == "updated"), None)
@@ -33,6 +41,54 @@ def extract_html(html: str, url: str | None = None, today: dt.date | None = None
         updated_at=updated.value if updated else None,
         date_candidates=tuple(candidates),
     )
+
+
+def _headline(html: str, document: dict, url: str | None) -> str | None:
+    """The headline readers saw: an <h1> confirmed by the page's title, else the title without its site name.
+
+    trafilatura's title is og:title or <title>, often with "| Site" attached, and og:title is
+    sometimes a shorter social-media variant. An <h1> that is the title, or one of its parts between
+    separators, or exactly the page's <title>, is the headline shown on the page, unless it is
+    the site's name (a logo in an <h1>).
+    """
+    tree = _tree(html)
+    page_title = _first(tree, "//title/text()")
+    title = document.get("title") or _first(tree, '//meta[@property="og:title"]/@content') or page_title
+    if not title:
+        return None
+    sites = [document.get("sitename") or "", _first(tree, '//meta[@property="og:site_name"]/@content') or "",
+             *_host_labels(url or document.get("url"))]
+    names = site_keys(sites)
+    keys = title_keys(title, loose=False) | {headline_key(page_title)}
+    for h1 in _h1s(tree):
+        if headline_key(h1) in keys and not names_site(h1, names):
+            return h1
+    return strip_site_name(title, sites) or title
+
+
+def _tree(html: str) -> lxml.html.HtmlElement | None:
+    """The page parsed with lxml; None for markup it refuses (empty or a bare XML declaration)."""
+    try:
+        return lxml.html.fromstring(html)
+    except (ParserError, ValueError):
+        return None
+
+
+def _first(tree, xpath: str) -> str | None:
+    found = tree.xpath(xpath) if tree is not None else []
+    text = " ".join(str(found[0]).split()) if found else ""
+    return text or None
+
+
+def _h1s(tree) -> list[str]:
+    if tree is None:
+        return []
+    return [text for text in (" ".join(h1.text_content().split()) for h1 in tree.iter("h1")) if text]
+
+
+def _host_labels(url: str | None) -> list[str]:
+    host = urlsplit(url).hostname or "" if url else ""
+    return [label for label in host.split(".") if label not in _HOST_WORDS and len(label) > 2]
 
 
 def _body(text: str, title: str | None) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pipeline.records import DateCandidate, Extraction
@@ -27,10 +28,22 @@ HEADER_WINDOW = 30
 """How many blocks before the body (and half as many into it) are searched for header dates
 and bylines; nav menus further away carry teaser dates that say nothing about this article."""
 
-_SEPARATOR = re.compile(r"\s+(?:\||-|\u2013|\u2014|::|\u00b7|\u2022|\u00bb)\s+")
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af"
+_SEPARATOR = re.compile(
+    rf"\s+(?:\||-|\u2013|\u2014|--|::|\u00b7|\u2022|\u00bb)\s+|\s*[|\uff5c\u3163\uff1a]\s*"
+    rf"|(?<=[{_CJK_CHARS}])\s*[-\u2013\u2014]\s*(?=[{_CJK_CHARS}])"
+)
+"""Where a <title> joins headline, section and site: spaced dashes and bars, and in CJK titles also
+unspaced dashes, full-width bars and colons and the Hangul-letter bar ("...ㅣ한국일보")."""
+_HEADLINE_CUT = re.compile(
+    rf"{_SEPARATOR.pattern}|:\s+|\s+(?=\[)|(?<=[{_CJK_CHARS}])\s+(?=[{_CJK_CHARS}])"
+)
+"""Looser cuts, used only to match a headline shown on the page against parts of the <title>: a
+kicker before a colon ("World news: ...") or a bracketed tag may be left off the on-page headline."""
+_KEY_WORD = re.compile(r"\w+")
 _SENTENCE_END = frozenset(".!?\u3002\uff01\uff1f\u0964\u104b\"'\u201d\u2019\u00bb):;")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_CJK = re.compile(rf"[{_CJK_CHARS}]")
 
 _MONTHS = {
     "january": 1, "february": 2, "march": 3, "april": 4, "may": 5, "june": 6, "july": 7,
@@ -135,6 +148,9 @@ _CONSENT = re.compile(
     r"|datenschutz|einwilligung|donn[ée]es personnelles|datos personales|consentimento)\b",
     re.I,
 )
+_CONSENT_HINTS = re.compile(
+    "cookie|privacy|personal|opt|consent|third|browser|datenschutz|einwilligung|donn|datos"
+)
 _CREDIT_SLASH = re.compile(
     r"^[A-Z0-9][A-Z0-9 .&\-]{1,30}/[A-Z][A-Z .\-]{2,40}$|/\s*(?:afp|reuters|ap|dpa|epa)\b|\|[^|]{0,60}/[^|]{0,60}$",
     re.I,
@@ -148,6 +164,12 @@ _CREDIT_HINTS = re.compile("photo|foto|image|bild|picture|getty")
 _TEASER_TAIL = re.compile(r"(?:\.\.\.|\u2026|\(\d{1,2}\.\d{1,2}\.\d{4}\)|\b\d+\s*min(?:s|utes)?\s+read)\s*$", re.I)
 _VIDEO_MARKER = re.compile(r"^(?:watch(?: the)? video|video|play video)\b.{0,20}$", re.I)
 _RELATIVE_TIME = re.compile(r"^\d+\s*(?:hrs?|hours?|mins?|minutes?|days?|std\.?|stunden)\b.{0,30}$", re.I)
+
+CJK_SITE_MAX_CHARS = 10
+"""Longest CJK <title> segment taken for a site or section name ("朝日新聞デジタル"); CJK headlines are longer."""
+
+HEADLINE_SLACK = 10
+"""How many more characters than its folded form a headline may take in the raw text (quotes, spaces)."""
 
 TEASER_MAX_CHARS = 400
 """Longest summary a teaser list carries; longer standalone paragraphs are taken as article text."""
@@ -200,12 +222,14 @@ def extract_text(text: str, today: dt.date | None = None) -> Extraction:
 
 def _split_blocks(text: str) -> list[str]:
     """One block per non-empty line; scraped pages put each visible element on its own line."""
-    lines = (" ".join(line.split()) for line in text.replace("\r", "\n").split("\n"))
-    return [line for line in lines if line]
+    return [" ".join(line.split()) for line in text.replace("\r", "\n").split("\n") if line and not line.isspace()]
 
 
 def _words(text: str) -> int:
-    """Word count that also works for CJK, where two characters make roughly one word."""
+    """Word count that also works for CJK, where two characters make roughly one word; ASCII text,
+    most blocks, skips the CJK scan."""
+    if text.isascii():
+        return len(text.split())
     return len(text.split()) + len(_CJK.findall(text)) // 2
 
 
@@ -267,7 +291,7 @@ def _kind(block: str) -> str:
         return "meta"
     if words <= 40 and (_BOILER_PREFIX.match(bare) or _has_boiler_words(block)):
         return "boiler"
-    if words > 40 and len(set(m.lower() for m in _CONSENT.findall(block))) >= 2:
+    if words > 40 and _is_consent(block):
         return "boiler"
     if words <= 60 and _is_credit(block):
         return "credit"
@@ -280,6 +304,14 @@ def _kind(block: str) -> str:
     if len(block) >= 40 and _ends_sentence(block) or len(block) >= 200:
         return "medium"
     return "short"
+
+
+def _is_consent(block: str) -> bool:
+    """A long cookie or data-protection notice: two different consent terms. A case-sensitive
+    pre-check first, as the case-insensitive scan of a whole paragraph is slow and prose rarely has any."""
+    if not _CONSENT_HINTS.search(block.lower()):
+        return False
+    return len(set(m.lower() for m in _CONSENT.findall(block))) >= 2
 
 
 def _has_boiler_words(block: str) -> bool:
@@ -343,19 +375,90 @@ def _find_title(page: _Page) -> str | None:
     """
     blocks = page.blocks
     first = blocks[0]
-    if _words(first) >= 2 and page.kinds[0] not in ("meta", "boiler", "stop", "credit"):
-        cuts = [match.start() for match in _SEPARATOR.finditer(first)]
-        lead = fold(first[: cuts[0]] if cuts else first)
-        keys = {fold(first), *(fold(first[:cut]) for cut in cuts)}
-        for block in blocks[1 : page.start + 1]:
-            key = fold(block)
-            if _words(block) >= 3 and (key in keys or _after_date_prefix(lead, key)):
-                return block
-        return _strip_title_suffix(first)
+    if _words(first) >= 2:
+        shown = _shown_headline(page)
+        if shown:
+            return shown
+        if page.kinds[0] not in ("meta", "boiler", "stop", "credit"):
+            return _strip_title_suffix(first)
     for i in range(page.start - 1, max(-1, page.start - HEADER_WINDOW), -1):
         if page.kinds[i] in ("short", "medium", "caption") and 2 <= _words(blocks[i]) <= 20:
             return blocks[i]
     return None
+
+
+def _shown_headline(page: _Page) -> str | None:
+    """The block above the body that repeats the <title> line or its headline part.
+
+    A verbatim repeat of the first line counts whatever its kind (a headline saying "Bild:" looks
+    like a credit); a part of it must not be metadata. The longest match wins, then the one
+    nearest the body: site names sit in the page header, the headline right above the article.
+    """
+    first = page.blocks[0]
+    full = headline_key(first)
+    keys = title_keys(first)
+    lead = fold(first[: _SEPARATOR.search(first).start()] if _SEPARATOR.search(first) else first)
+    best: tuple[int, int] | None = None
+    for i in range(1, min(page.start + 1, len(page.blocks))):
+        block = page.blocks[i]
+        if len(block) > len(first) + HEADLINE_SLACK:
+            continue
+        key = headline_key(block)
+        if key == full:
+            return block
+        if _words(block) < 3 or page.kinds[i] in ("meta", "boiler", "stop"):
+            continue
+        if key in keys or _after_date_prefix(lead, fold(block)):
+            if best is None or len(key) >= best[0]:
+                best = (len(key), i)
+    return page.blocks[best[1]] if best else None
+
+
+def headline_key(text: str | None) -> str:
+    """Comparison key of a headline: folded words only, so quotes, dashes and spacing don't matter."""
+    return " ".join(_KEY_WORD.findall(fold(text)))
+
+
+def title_keys(title: str, loose: bool = True) -> set[str]:
+    """Keys of the title and of every run of its parts between separators.
+
+    The on-page headline is usually one of these: "Headline | Site", "Site | Headline",
+    "Kicker: Headline | Section - Site" or a CJK title with the site glued on by a bare dash.
+    Not `loose`: only at the separators that set off a site or section, not at a kicker's colon.
+    """
+    cuts = list((_HEADLINE_CUT if loose else _SEPARATOR).finditer(title))
+    starts = [0, *(match.end() for match in cuts)]
+    ends = [*(match.start() for match in cuts), len(title)]
+    keys = {headline_key(title[lo:hi]) for i, lo in enumerate(starts) for hi in ends[i:]}
+    keys.discard("")
+    return keys
+
+
+def strip_site_name(title: str, sites: Iterable[str]) -> str:
+    """Drop <title> segments that name the site (given as names or domain labels) from either end,
+    then section segments left behind the site name ("Headline » Local » News » Site")."""
+    names = site_keys(sites)
+    cuts = list(_SEPARATOR.finditer(title))
+    lo, hi, stripped = 0, len(title), False
+    while cuts and names_site(title[cuts[-1].end() : hi], names):
+        hi, stripped = cuts.pop().start(), True
+    while cuts and names_site(title[lo : cuts[0].start()], names):
+        lo = cuts.pop(0).end()
+    while stripped and cuts and _suffix_like(title[cuts[-1].end() : hi]):
+        hi = cuts.pop().start()
+    return title[lo:hi].strip()
+
+
+def site_keys(sites: Iterable[str]) -> set[str]:
+    """Site names and domain labels as spaceless keys, for `names_site`."""
+    return {key.replace(" ", "") for key in map(headline_key, sites) if len(key) >= 3}
+
+
+def names_site(segment: str, names: set[str]) -> bool:
+    """True when the segment and a site name contain one another, spaces aside ("Stack Overflow
+    Blog" and stackoverflow, "Globalnews.ca" and globalnews)."""
+    compact = headline_key(segment).replace(" ", "")
+    return len(compact) >= 3 and any(name in compact or compact in name for name in names)
 
 
 def _after_date_prefix(lead: str, key: str) -> bool:
@@ -366,15 +469,20 @@ def _after_date_prefix(lead: str, key: str) -> bool:
 def _strip_title_suffix(first: str) -> str:
     """Drop trailing <title> segments that name a site, section or date, keeping the headline's own dashes."""
     cuts = [match.start() for match in _SEPARATOR.finditer(first)]
-    while cuts and _suffix_like(first[cuts[-1] :].strip(" |-\u2013\u2014:\u00b7\u2022\u00bb")):
+    while cuts and _suffix_like(first[cuts[-1] :].strip(" |-\u2013\u2014:\u00b7\u2022\u00bb\uff5c\u3163\uff1a")):
         first = first[: cuts.pop()]
     return first.replace("\u2032", "'")
 
 
 def _suffix_like(segment: str) -> bool:
-    """A site, section or date segment: a date, a domain, or a few capitalised words ("The Daily Star")."""
+    """A site, section or date segment: a date, a domain, a few capitalised words ("The Daily Star"),
+    or in CJK a short name ("新华网"), as CJK headlines run longer without spaces."""
     words = segment.split()
-    if _date_dominant(segment) or len(words) == 1:
+    if _date_dominant(segment):
+        return True
+    if _CJK.search(segment):
+        return len(segment) <= CJK_SITE_MAX_CHARS
+    if len(words) == 1:
         return True
     return len(words) <= 5 and all(w[:1].isupper() or w[:1].isdigit() or w.lower() in _NAME_WORDS for w in words)
 
@@ -413,18 +521,21 @@ def _find_byline(page: _Page) -> str | None:
 
 
 def _clean_body(page: _Page, title: str | None) -> str:
-    """Body paragraphs of the chosen span, boilerplate out, headline and repeated lead removed."""
+    """Body paragraphs of the chosen span, boilerplate out, headline and repeated lead removed.
+
+    Only the head of a block is folded to spot the headline: folding whole paragraphs (Unicode
+    decomposition) was the costliest step; repeats are caught on case and spacing alone, as a
+    paragraph shown twice on a page is the same text twice.
+    """
     title_key = fold(title) if title else None
     kept: list[str] = []
     seen: set[str] = set()
     for block, kind in zip(page.blocks[page.start : page.end], page.kinds[page.start : page.end], strict=True):
         if kind in _DROP_FROM_BODY:
             continue
-        key = fold(block)
-        if title_key and key.startswith(title_key):
+        if title_key and fold(block[: len(title_key) + HEADLINE_SLACK]).startswith(title_key):
             block = _cut_headline(block, title_key)
-            key = fold(block)
-        key = key.rstrip(" .!?")
+        key = " ".join(block.casefold().split()).rstrip(" .!?")
         if not block or key in seen:
             continue
         seen.add(key)
@@ -434,7 +545,7 @@ def _clean_body(page: _Page, title: str | None) -> str:
 
 def _cut_headline(block: str, title_key: str) -> str:
     """Remove a headline repeated as the block or glued to the front of its first sentence."""
-    for cut in range(max(1, len(title_key) - 5), min(len(block), len(title_key) + 10) + 1):
+    for cut in range(max(1, len(title_key) - 5), min(len(block), len(title_key) + HEADLINE_SLACK) + 1):
         if fold(block[:cut]) == title_key:
             return block[cut:].lstrip(" :\u2013\u2014-")
     return block
