@@ -8,7 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from pipeline.settings import load_settings
+from pipeline.settings import PROJECT_ROOT, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--no-check", action="store_true", help="skip the quality gate after loading")
     ingest.set_defaults(handler=cmd_ingest)
 
+    fetch = commands.add_parser("fetch", help="Poll feeds, sitemaps or URL lists and ingest the new pages.")
+    fetch.add_argument("--sources", default=str(PROJECT_ROOT / "sources.yaml"),
+                       help="YAML file of sources (default: sources.yaml in the project)")
+    fetch.add_argument("--url", action="append", default=[],
+                       help="poll this listing instead of the sources file (repeatable)")
+    fetch.add_argument("--kind", choices=["feed", "sitemap", "urls"], default="feed", help="kind of every --url")
+    fetch.add_argument("--max-pages", type=int, help="fetch at most this many new pages")
+    fetch.add_argument("--delay", type=float, default=1.0, help="seconds between requests to one host")
+    fetch.add_argument("--allow-host", action="append", default=[],
+                       help="host allowed although it resolves to a private address (e.g. 127.0.0.1 for tests)")
+    fetch.add_argument("--ignore-robots", action="store_true", help="do not read robots.txt (your own sites only)")
+    fetch.add_argument("--run-id", help="name of this run (default: fetch__<UTC time>)")
+    fetch.set_defaults(handler=cmd_fetch)
+
     query = commands.add_parser("query", help="Run SQL (or a named query from sql/queries/) read-only.")
     query.add_argument("sql", help="SQL text, or the name of a file in sql/queries/ without .sql")
     query.set_defaults(handler=cmd_query)
@@ -41,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--run-id", help="run to report (default: the latest run)")
     report.set_defaults(handler=cmd_report)
 
-    for sub in (ingest, query, check, report):
+    for sub in (ingest, fetch, query, check, report):
         sub.add_argument("--db", help="DuckDB file (default: $NEWS_DB or data/news.duckdb)")
 
     evaluate = commands.add_parser("eval", help="Measure the pipeline against a dev evaluation set.")
@@ -53,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     extraction.add_argument("--limit", type=int, help="read only the first N rows of pages.jsonl and dates.jsonl")
     extraction.add_argument("--json", action="store_true", help="print the metrics as JSON")
     extraction.set_defaults(handler=cmd_eval_extraction, db=None)
+    entities = targets.add_parser("entities", help="Person scores, spelling groups and NER speed on the seeds.")
+    entities.add_argument("--gold", type=Path,
+                          help="seeds gold file (default: ../shared/acceptance/seeds_gold.json beside the repo)")
+    entities.set_defaults(handler=cmd_eval_entities, db=None)
     return parser
 
 
@@ -71,6 +89,26 @@ def cmd_ingest(args, settings) -> int:
         from pipeline.quality import validate_run
 
         passed = validate_run(settings.db_path, run_id, settings.gx_dir).ok
+    print(format_summary(settings.db_path, run_id))
+    return 0 if passed else 1
+
+
+def cmd_fetch(args, settings) -> int:
+    from pipeline.quality import validate_run
+    from pipeline.report import format_summary
+    from pipeline.sources.fetch import Source, load_sources
+    from pipeline.sources.http import HttpPolicy
+    from pipeline.stages import run_fetch
+
+    if args.url:
+        sources = [Source(f"url-{n}", args.kind, url) for n, url in enumerate(args.url, start=1)]
+    else:
+        sources = load_sources(Path(args.sources))
+    policy = HttpPolicy(per_host_delay=args.delay, obey_robots=not args.ignore_robots,
+                        allowed_hosts=frozenset(args.allow_host))
+    run_id = args.run_id or f"fetch__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+    run_fetch(sources, settings, run_id, policy, max_pages=args.max_pages)
+    passed = validate_run(settings.db_path, run_id, settings.gx_dir).ok
     print(format_summary(settings.db_path, run_id))
     return 0 if passed else 1
 
@@ -124,6 +162,17 @@ def cmd_eval_extraction(args, settings) -> int:
         return 2
     metrics = evaluate_extraction(args.data, gold=args.gold, limit=args.limit)
     print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
+    return 0
+
+
+def cmd_eval_entities(args, settings) -> int:
+    from pipeline.evaluate.entities import DEFAULT_GOLD, evaluate_entities, format_report
+
+    gold = args.gold or DEFAULT_GOLD
+    if not gold.is_file():
+        print(f"news: no seeds gold file at {gold}; pass --gold FILE", file=sys.stderr)
+        return 2
+    print(format_report(evaluate_entities(gold)))
     return 0
 
 

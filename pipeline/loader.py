@@ -18,8 +18,15 @@ import pyarrow.compute as pc
 from pipeline import staging
 from pipeline.dedup import ExactIndex
 from pipeline.enrich.entities import resolve_corpus
+from pipeline.enrich.places import country_code
 from pipeline.records import Mention, RunSummary
 from pipeline.store import connect, migrate
+
+_INCOMING_ENTITY_SCHEMA = pa.schema([
+    ("entity_id", pa.string()), ("name", pa.string()), ("label", pa.string()), ("name_key", pa.string()),
+    ("aliases", pa.list_(pa.string())), ("country_code", pa.string()),
+])
+"""Explicit, as a batch whose places all lack a code would otherwise give ``country_code`` Arrow's null type."""
 
 
 def _now() -> dt.datetime:
@@ -92,7 +99,12 @@ def _load_batch(con, folder: Path, run_id: str, index: ExactIndex, existing: dic
 
 
 def _load_entities(con, mentions: pa.Table) -> None:
-    """Attach each mention to a corpus entity, creating entities not seen before."""
+    """Attach each mention to a corpus entity, creating entities not seen before.
+
+    A place's country code is set when its entity is created, or on a later load of an entity created before
+    codes existed; an existing code is never overwritten. Every entity the load touches gets its first/last seen
+    dates recomputed from all of its mentions, so they stay exact however articles arrive.
+    """
     if mentions.num_rows == 0:
         return
     known = {key: (name, label) for key, name, label in
@@ -108,20 +120,31 @@ def _load_entities(con, mentions: pa.Table) -> None:
         key, name, label = resolved[row["canonical"]]
         entity_id = entity_id_for(label, key)
         entity = entity_rows.setdefault(entity_id, {"entity_id": entity_id, "name": name, "label": label,
-                                                    "name_key": key, "aliases": set()})
+                                                    "name_key": key, "aliases": set(),
+                                                    "country_code": country_code(name, label)})
         entity["aliases"].update({row["canonical"], row["surface"]})
         mention_rows.append({"article_id": row["article_id"], "entity_id": entity_id, "surface": row["surface"],
                              "label": label, "start_char": row["start_char"], "end_char": row["end_char"]})
-    entities = pa.Table.from_pylist([{**e, "aliases": sorted(e["aliases"])} for e in entity_rows.values()])
+    entities = pa.Table.from_pylist([{**e, "aliases": sorted(e["aliases"])} for e in entity_rows.values()],
+                                    schema=_INCOMING_ENTITY_SCHEMA)
     con.register("incoming_entities", entities)
-    con.execute("INSERT OR IGNORE INTO entities SELECT entity_id, name, label, name_key, [] FROM incoming_entities")
+    con.execute("INSERT OR IGNORE INTO entities (entity_id, name, label, name_key, aliases) "
+                "SELECT entity_id, name, label, name_key, [] FROM incoming_entities")
     con.execute(
-        "UPDATE entities SET aliases = list_sort(list_distinct(list_concat(entities.aliases, i.aliases))) "
+        "UPDATE entities SET aliases = list_sort(list_distinct(list_concat(entities.aliases, i.aliases))), "
+        "country_code = coalesce(entities.country_code, i.country_code) "
         "FROM incoming_entities i WHERE entities.entity_id = i.entity_id"
     )
     con.register("incoming_mentions", pa.Table.from_pylist(mention_rows))
     con.execute("INSERT OR IGNORE INTO entity_mentions SELECT article_id, entity_id, surface, label, start_char, "
                 "end_char FROM incoming_mentions")
+    con.execute(
+        "UPDATE entities SET first_seen = seen.first_seen, last_seen = seen.last_seen FROM ("
+        "  SELECT m.entity_id, min(a.published_at) AS first_seen, max(a.published_at) AS last_seen"
+        "  FROM entity_mentions m JOIN articles a USING (article_id)"
+        "  WHERE m.entity_id IN (SELECT entity_id FROM incoming_entities) GROUP BY m.entity_id"
+        ") seen WHERE entities.entity_id = seen.entity_id"
+    )
 
 
 def _write_ledger(con, run_id: str, ledger: list[dict]) -> None:

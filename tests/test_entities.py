@@ -1,3 +1,4 @@
+import csv
 import json
 from pathlib import Path
 
@@ -5,8 +6,12 @@ import pytest
 import spacy
 
 from pipeline.enrich.entities import (
+    ALIASES_FILE,
     KEPT_LABELS,
+    CuratedName,
     canonical_key,
+    curate,
+    curated_aliases,
     load_model,
     normalise_name,
     resolve_corpus,
@@ -220,6 +225,57 @@ def test_corpus_never_merges_two_known_entities():
 def test_corpus_label_is_the_majority_over_articles():
     articles = [article("Kremlin", label="ORG"), article("Kremlin", label="ORG"), article("Kremlin", label="GPE")]
     assert resolve_corpus(articles, known={})["Kremlin"] == ("kremlin", "Kremlin", "ORG")
+
+
+def alias_rows() -> list[dict[str, str]]:
+    with ALIASES_FILE.open(encoding="utf-8") as lines:
+        return list(csv.DictReader(line for line in lines if not line.startswith("#")))
+
+
+def test_alias_file_is_small_labelled_and_unambiguous():
+    rows = alias_rows()
+    assert 0 < len(rows) <= 50
+    assert {row["label"] for row in rows} <= KEPT_LABELS
+    aliases = [canonical_key(row["alias"]) for row in rows]
+    canonicals = {canonical_key(row["canonical"]) for row in rows}
+    assert len(set(aliases)) == len(aliases)
+    assert not canonicals & set(aliases)
+
+
+def test_alias_file_is_read_with_canonical_names_as_keys(tmp_path):
+    path = tmp_path / "aliases.csv"
+    path.write_text("# a comment\nalias,canonical,label\nWladimir Putin,Vladimir Putin,PERSON\n", encoding="utf-8")
+    assert curated_aliases(path) == {
+        "wladimir putin": CuratedName("Vladimir Putin", "PERSON"),
+        "vladimir putin": CuratedName("Vladimir Putin", "PERSON"),
+    }
+
+
+def test_curate_gives_the_curated_name_and_label_and_leaves_others_alone():
+    assert curate("WLADIMIR PUTIN", "ORG") == ("Vladimir Putin", "PERSON")
+    assert curate("U.K.", "ORG") == ("United Kingdom", "GPE")
+    assert curate("Nicolas Maduro", "PERSON") == ("Nicolas Maduro", "PERSON")
+
+
+def test_curated_alias_is_the_canonical_within_an_article(nlp):
+    body = "Wladimir Putin met Nicolas Maduro in Moscow on Monday. Putin said talks went well."
+    mentions = tag(nlp, body)
+    assert canonicals(mentions, "Wladimir Putin") == canonicals(mentions, "Putin") == {"Vladimir Putin"}
+    assert {m.label for m in mentions if "Putin" in m.surface} == {"PERSON"}
+
+
+def test_corpus_curated_alias_joins_what_the_rules_keep_apart():
+    articles = [article("Vladimir Zelensky"), article("Volodymyr Zelenskyy"), article("Zelensky")]
+    assert {resolve_corpus(articles, known={})[name] for name in ("Vladimir Zelensky", "Zelensky")} == {
+        ("volodymyr zelenskyy", "Volodymyr Zelenskyy", "PERSON")
+    }
+
+
+def test_corpus_curated_alias_comes_before_the_rules_and_joins_a_known_entity():
+    known = {"vladimir putin": ("Vladimir Putin", "PERSON"), "wladimir putin": ("Wladimir Putin", "PERSON")}
+    resolved = resolve_corpus([article("Wladimir Putin"), article("UK", label="ORG")], known)
+    assert resolved["Wladimir Putin"] == ("vladimir putin", "Vladimir Putin", "PERSON")
+    assert resolved["UK"] == ("united kingdom", "United Kingdom", "GPE")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -136,3 +137,57 @@ def test_rerunning_a_run_with_repeated_inputs_keeps_its_ledger(settings, bad_inp
     before = counts(settings.db_path), ledger(settings.db_path, "bad")
     run_pipeline([str(bad_inputs)], settings, "bad")
     assert (counts(settings.db_path), ledger(settings.db_path, "bad")) == before
+
+
+def entity_rows(db_path) -> dict[str, tuple]:
+    _, rows = query(db_path, "SELECT name, label, country_code, first_seen, last_seen FROM entities")
+    return {name: tuple(rest) for name, *rest in rows}
+
+
+def test_seed_entities_get_country_codes_and_first_last_seen(settings):
+    run_pipeline([str(SEEDS)], settings, "r1")
+    entities = entity_rows(settings.db_path)
+    codes = {name: entities[name][1] for name in
+             ("Venezuela", "Venezuelan", "Caracas", "Russia", "Russian", "Moscow", "United States", "Washington")}
+    assert codes == {"Venezuela": "VE", "Venezuelan": "VE", "Caracas": "VE", "Russia": "RU", "Russian": "RU",
+                     "Moscow": "RU", "United States": "US", "Washington": "US"}
+    assert "US" not in entities and entities["Vladimir Putin"][1] is None
+    _, ((first, last),) = query(settings.db_path, "SELECT min(published_at), max(published_at) FROM articles")
+    assert first == dt.date(2018, 12, 4)
+    assert entities["Vladimir Putin"][2:] == (first, last)
+    assert entities["Hugo Ch\u00e1vez"][2:] == (None, None)
+
+
+@pytest.fixture
+def later_putin_article(tmp_path):
+    """A newer article naming Putin by surname only, and a Russian city the seeds do not name."""
+    body = ("Russian President Putin told reporters in Kazan on Thursday that talks with Venezuela would go on. "
+            "Putin said the two countries had signed new energy agreements worth several billion dollars. "
+            "Officials in Caracas welcomed the remarks, and Putin thanked the visiting delegation for its work.")
+    folder = tmp_path / "later"
+    folder.mkdir()
+    record = {"url": "https://example.org/putin-kazan", "title": "Putin hosts talks in Kazan", "text": body,
+              "published": "2024-03-01"}
+    (folder / "later.jsonl").write_text(json.dumps(record))
+    return folder
+
+
+def test_later_run_attaches_to_known_entities_and_widens_last_seen(settings, later_putin_article):
+    run_pipeline([str(SEEDS)], settings, "r1")
+    before = entity_rows(settings.db_path)
+    summary = run_pipeline([str(later_putin_article)], settings, "r2")
+    assert summary.n_loaded == 1
+    after = entity_rows(settings.db_path)
+    assert "Putin" not in after
+    assert after["Vladimir Putin"] == (*before["Vladimir Putin"][:3], dt.date(2024, 3, 1))
+    assert after["Kazan"] == ("GPE", "RU", dt.date(2024, 3, 1), dt.date(2024, 3, 1))
+    assert after["Hugo Ch\u00e1vez"] == before["Hugo Ch\u00e1vez"]
+    _, rows = query(settings.db_path, "SELECT count(*) FROM entity_mentions m JOIN entities USING (entity_id) "
+                                      "JOIN articles a USING (article_id) WHERE name = 'Vladimir Putin' "
+                                      "AND a.run_id = 'r2'")
+    assert rows[0][0] == 3
+
+    tables = counts(settings.db_path)
+    run_pipeline([str(later_putin_article)], settings, "r3")
+    run_pipeline([str(later_putin_article)], settings, "r2")
+    assert (counts(settings.db_path), entity_rows(settings.db_path)) == (tables, after)

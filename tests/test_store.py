@@ -25,6 +25,7 @@ def test_articles_columns_match_the_contract(fresh_db):
 
 
 def test_named_queries_run_on_an_empty_database(fresh_db):
-    for name in ("top_people_by_day", "co_mentions", "articles_per_site_language", "top_entities", "ledger_by_run"):
+    for name in ("top_people_by_day", "co_mentions", "articles_per_site_language", "top_entities", "ledger_by_run",
+                 "places_by_country"):
         columns, rows = query(fresh_db, named_query(name))
         assert columns and rows == []

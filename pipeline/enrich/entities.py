@@ -8,21 +8,25 @@ here turn its spans into ``Mention`` records whose ``canonical`` is one name per
 
 from __future__ import annotations
 
+import csv
 import functools
 import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from pipeline.records import Mention
+from pipeline.store import SQL_DIR
 from pipeline.textnorm import QUOTES
 
 KEPT_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP"})
+ALIASES_FILE = SQL_DIR / "seed_data" / "entity_aliases.csv"
 
 _UNNEEDED_PIPES = ("tagger", "attribute_ruler", "lemmatizer", "senter")
 
@@ -93,6 +97,34 @@ def normalise_name(surface: str) -> str:
     return name
 
 
+@dataclass(frozen=True)
+class CuratedName:
+    """The entity a curated alias stands for: its display name and label."""
+
+    name: str
+    label: str
+
+
+@functools.cache
+def curated_aliases(path: Path = ALIASES_FILE) -> dict[str, CuratedName]:
+    """``canonical_key(name) -> CuratedName`` for every alias and canonical name of the curated alias file.
+
+    The file holds merges no rule can find (``Wladimir Putin``, ``UK``); a curated name's label also overrides
+    spaCy's, which is why the canonical names themselves are keys too.
+    """
+    with path.open(newline="", encoding="utf-8") as lines:
+        rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+    curated = {canonical_key(row["canonical"]): CuratedName(row["canonical"], row["label"]) for row in rows}
+    curated.update({canonical_key(row["alias"]): curated[canonical_key(row["canonical"])] for row in rows})
+    return curated
+
+
+def curate(name: str, label: str) -> tuple[str, str]:
+    """``(name, label)``, replaced by the curated entity when the name is a curated alias or canonical name."""
+    curated = curated_aliases().get(canonical_key(name))
+    return (curated.name, curated.label) if curated else (name, label)
+
+
 def resolve_corpus(
     mentions_by_article: Iterable[Iterable[Mention]], known: dict[str, tuple[str, str]]
 ) -> dict[str, tuple[str, str, str]]:
@@ -109,6 +141,7 @@ def resolve_corpus(
         changes nothing; a new entity's key is ``canonical_key(display_name)``.
 
     Linking rules:
+        0. a curated alias is read as its curated name and label (`curate`), before the rules below;
         1. the same `canonical_key` is the same entity;
         2. full PERSON names (two words or more) that differ by one typo in one word of five letters or more
            (``Sergei``/``Sergey``, ``Guiado``/``Guaido``) are one person, unless both are known entities;
@@ -120,10 +153,12 @@ def resolve_corpus(
     without accents. Its label is the majority over articles, PERSON winning ties when it was seen as a full
     PERSON name.
     """
+    given = [list(article) for article in mentions_by_article]
+    curated = [[_curated_mention(m) for m in article] for article in given]
     articles: Counter[str] = Counter()
     spelled: Counter[str] = Counter()
     votes: dict[str, Counter[str]] = defaultdict(Counter)
-    for article in map(list, mentions_by_article):
+    for article in curated:
         for name, label in {(m.canonical, m.label) for m in article}:
             articles[name] += 1
             votes[canonical_key(name)][label] += 1
@@ -143,7 +178,15 @@ def resolve_corpus(
             seen_full = any(" " in key and votes[key]["PERSON"] for key in map(canonical_key, members))
             entity = (canonical_key(display), display, _vote(group_votes, person_wins_ties=seen_full))
         resolved.update(dict.fromkeys(members, entity))
+    for article, curated_article in zip(given, curated, strict=True):
+        resolved.update({m.canonical: resolved[c.canonical]
+                         for m, c in zip(article, curated_article, strict=True) if m.canonical != c.canonical})
     return resolved
+
+
+def _curated_mention(mention: Mention) -> Mention:
+    name, label = curate(mention.canonical, mention.label)
+    return replace(mention, canonical=name, label=label)
 
 
 def _spells_out(mention: Mention) -> bool:
@@ -152,7 +195,7 @@ def _spells_out(mention: Mention) -> bool:
 
 @dataclass(frozen=True)
 class _Span:
-    """One candidate mention: offsets into its own text, spaCy's label and the cleaned name."""
+    """One candidate mention: offsets into its own text, spaCy's (or the curated) label and the cleaned name."""
 
     start: int
     end: int
@@ -196,7 +239,8 @@ def _candidates(doc: Doc, text: str) -> list[_Span]:
             start, end = _trim(text, start, end)
             name = normalise_name(text[start:end])
             if not _is_junk(name):
-                spans.append(_Span(start, end, ent.label_, name))
+                name, label = curate(name, ent.label_)
+                spans.append(_Span(start, end, label, name))
     return spans
 
 

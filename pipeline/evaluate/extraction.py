@@ -16,7 +16,8 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -182,9 +183,9 @@ def score_dates(data_dir: Path, limit: int | None = None) -> list[DateResult]:
     return results
 
 
-def seeds_gold(gold: Path) -> tuple[int, int]:
-    """Passed and total gold checks after ingesting the repo's seeds into a throw-away DuckDB."""
-    from pipeline.gold import load_gold, score
+@contextmanager
+def seeds_database() -> Iterator[Path]:
+    """The repo's seeds ingested into a throw-away DuckDB; yields its path, removed on exit."""
     from pipeline.settings import load_settings
     from pipeline.stages import run_pipeline
 
@@ -193,7 +194,15 @@ def seeds_gold(gold: Path) -> tuple[int, int]:
         settings = replace(load_settings(), db_path=root / "news.duckdb", staging_dir=root / "staging",
                            gx_dir=root / "gx")
         run_pipeline([str(SEEDS_DIR)], settings, "eval_seeds")
-        checks = score(settings.db_path, load_gold(gold))
+        yield settings.db_path
+
+
+def seeds_gold(gold: Path) -> tuple[int, int]:
+    """Passed and total gold checks after ingesting the repo's seeds into a throw-away DuckDB."""
+    from pipeline.gold import load_gold, score
+
+    with seeds_database() as db_path:
+        checks = score(db_path, load_gold(gold))
     return sum(c.passed for c in checks), len(checks)
 
 

@@ -1,0 +1,280 @@
+"""Near-duplicate and story evaluation: how often an edited copy is caught, how often two articles are confused,
+whether the seeds' stories match the gold, and how long a lookup takes against a large store.
+
+Near-duplicates. The originals are the dev pages' expected bodies (``pages.jsonl`` rows with ``expected_body``);
+pages with the same folded title are one article seen twice (the set holds such a pair), so the later one is a
+real copy, not a negative. Each original is looked up against the originals indexed before it, the way the
+loader sees a stream, so every pair of different articles (same site and same language included) gets a chance
+to be confused: any match there is a false positive. Then, through a fresh index reading the store, every edited
+copy is looked up: the right original is a true positive, another article a false positive, nothing a miss.
+The edits are what syndication and updates do (`EDITS`): other sites' chrome lines at top and bottom, re-wrapped
+lines, 1–3 sentences reworded, inserted or deleted (at most one per eight sentences, since rewriting half of a
+short piece makes another article), a cut to 70 %, a new headline line, another site's byline, and all of these
+but the cut together.
+
+Stories. The seeds are ingested into a throw-away DuckDB, `assign_stories` groups them, and the gold's
+same-story pairs (positives) and different-story pairs (negatives) are scored as pair precision/recall.
+
+Speed. Synthetic articles (Zipf-distributed words, 150–600 words each) are signed with the same MinHash and stored
+in bulk in a temporary DuckDB file; a lookup of a dev body (signature, band-key query, verification) is then
+timed against 10k and 100k stored articles.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from pipeline.neardup import DEFAULT_THRESHOLD, NearDupIndex, minima, shingle_values, splitmix, store_signatures
+from pipeline.store import migrate
+from pipeline.textnorm import fold
+
+TIMING_SIZES = (10_000, 100_000)
+TIMING_QUERIES = 200
+SYNTHETIC_VOCABULARY = 50_000
+SYNTHETIC_CHUNK = 100
+_ZIPF = 1 / np.arange(1, SYNTHETIC_VOCABULARY + 1)
+_ZIPF /= _ZIPF.sum()
+
+_TOP_CHROME = ["Skip to main content", "Menu", "Subscribe now", "Sign in", "Advertisement", "Home › World › News",
+               "Share on Facebook", "Share on X", "Listen to this article", "Most popular"]
+_BOTTOM_CHROME = ["Advertisement", "Related articles", "Comments are closed.", "Follow us on Instagram",
+                  "Sign up for our morning newsletter and get the day's top stories in your inbox.",
+                  "© 2024 The Daily Courier. All rights reserved.", "Read more:", "Privacy policy · Terms of use"]
+_BYLINES = ["By Maria Keller, Associated Press", "Von Jan Petersen, dpa", "Reuters staff | Updated 14:32 GMT",
+            "Par Claire Dubois, AFP", "By Staff Writer, The Independent", "Por Ana Ruiz, EFE"]
+_FILLERS = ["reportedly", "officials", "several", "new", "on Tuesday", "about", "more than", "later", "2024"]
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
+
+
+@dataclass(frozen=True)
+class Article:
+    article_id: str
+    title: str | None
+    body: str
+
+
+@contextmanager
+def seeds_database(seeds_dir: Path) -> Iterator[Path]:
+    """``seeds_dir`` ingested into a throw-away DuckDB; yields its path, removed on exit."""
+    from pipeline.settings import load_settings
+    from pipeline.stages import run_pipeline
+
+    with tempfile.TemporaryDirectory(prefix="news-eval-dedup-") as tmp:
+        root = Path(tmp)
+        settings = replace(load_settings(), db_path=root / "news.duckdb", staging_dir=root / "staging",
+                           gx_dir=root / "gx")
+        run_pipeline([str(seeds_dir)], settings, "eval_dedup_seeds")
+        yield settings.db_path
+
+
+def evaluate_dedup(data_dir: Path, seeds_dir: Path, gold: Path | None, *, threshold: float = DEFAULT_THRESHOLD,
+                   limit: int | None = None, timing_sizes: tuple[int, ...] = TIMING_SIZES,
+                   seed: int = 0) -> dict[str, float]:
+    """All metrics in one flat dict. ``limit`` takes the first originals only; ``gold`` None or absent skips the
+    story metrics; an empty ``timing_sizes`` skips the speed measurement."""
+    articles = load_articles(Path(data_dir))
+    originals, copies = split_real_copies(articles)
+    originals = originals[:limit] if limit else originals
+    metrics = {"neardup_threshold": threshold, **near_duplicate_metrics(originals, copies, threshold, seed)}
+    if gold and Path(gold).is_file():
+        metrics.update(story_metrics(Path(seeds_dir), Path(gold)))
+    queries = [syndicated(a.body, random.Random(i)) for i, a in enumerate(originals[:TIMING_QUERIES])]
+    for size in timing_sizes:
+        metrics.update(lookup_speed(size, queries, threshold, seed))
+    return metrics
+
+
+def load_articles(data_dir: Path) -> list[Article]:
+    rows = [json.loads(line) for line in (data_dir / "pages.jsonl").read_text().splitlines() if line.strip()]
+    return [Article(r["id"], r.get("title"), (data_dir / r["expected_body"]).read_text())
+            for r in rows if r.get("expected_body")]
+
+
+def split_real_copies(articles: list[Article]) -> tuple[list[Article], dict[str, list[Article]]]:
+    """Originals (the first page of each folded title) and, by original id, the other pages of that title."""
+    originals, copies, by_title = [], {}, {}
+    for article in articles:
+        key = fold(article.title) or article.article_id
+        if key in by_title:
+            copies.setdefault(by_title[key], []).append(article)
+        else:
+            by_title[key] = article.article_id
+            originals.append(article)
+    return originals, copies
+
+
+def near_duplicate_metrics(originals: list[Article], copies: dict[str, list[Article]], threshold: float,
+                           seed: int) -> dict[str, float]:
+    con = duckdb.connect()
+    migrate(con)
+    index = NearDupIndex(con, threshold)
+    false_positives = 0
+    for article in originals:
+        false_positives += index.match(article.body) is not None
+        index.add(article.article_id, article.body)
+    index.flush()
+    lookup = NearDupIndex(con, threshold)
+    found: dict[str, list[bool]] = {}
+    for n, article in enumerate(originals):
+        labelled = [(kind, edit(article.body, random.Random(f"{seed}:{n}:{kind}"))) for kind, edit in EDITS.items()]
+        labelled += [("real_copy", copy.body) for copy in copies.get(article.article_id, [])]
+        for kind, body in labelled:
+            match = lookup.match(body)
+            found.setdefault(kind, []).append(match is not None and match.duplicate_of == article.article_id)
+            false_positives += match is not None and match.duplicate_of != article.article_id
+    con.close()
+    hits = sum(sum(v) for v in found.values())
+    positives = sum(len(v) for v in found.values())
+    return {
+        "neardup_originals": len(originals),
+        "neardup_negative_pairs": len(originals) * (len(originals) - 1) // 2,
+        "neardup_positives": positives,
+        "neardup_false_positives": false_positives,
+        "neardup_precision": hits / (hits + false_positives) if hits + false_positives else 1.0,
+        "neardup_recall": hits / positives if positives else 0.0,
+        **{f"neardup_recall_{kind}": sum(v) / len(v) for kind, v in found.items()},
+    }
+
+
+def story_metrics(seeds_dir: Path, gold: Path) -> dict[str, float]:
+    from pipeline.stories import assign_stories
+
+    corpus = json.loads(gold.read_text())["corpus"]
+    with seeds_database(seeds_dir) as db_path, duckdb.connect(str(db_path)) as con:
+        files = dict(con.execute("SELECT regexp_extract(source_uri, '[^/]+$'), article_id FROM articles").fetchall())
+        stories = assign_stories(con, list(files.values()))
+    same = [stories[files[a]] == stories[files[b]] for a, b in corpus["same_story_pairs"]]
+    confused = sum(stories[files[a]] == stories[files[b]] for a, b in corpus["different_story_pairs"])
+    return {
+        "story_pairs": len(same) + len(corpus["different_story_pairs"]),
+        "story_precision": sum(same) / (sum(same) + confused) if sum(same) + confused else 1.0,
+        "story_recall": sum(same) / len(same) if same else 1.0,
+    }
+
+
+def lookup_speed(size: int, queries: list[str], threshold: float, seed: int) -> dict[str, float]:
+    """Build a store of ``size`` synthetic articles in a temporary DuckDB file, then time the lookups."""
+    with tempfile.TemporaryDirectory(prefix="news-neardup-speed-") as tmp, \
+            duckdb.connect(str(Path(tmp) / "speed.duckdb")) as con:
+        migrate(con)
+        index = NearDupIndex(con, threshold)
+        started = time.perf_counter()
+        for first in range(0, size, SYNTHETIC_CHUNK):
+            count = min(SYNTHETIC_CHUNK, size - first)
+            sigs, shingles = synthetic_signatures(count, np.random.default_rng([seed, first]))
+            store_signatures(con, [f"synthetic-{first + i:07d}" for i in range(count)], sigs, shingles,
+                             index.layout)
+        built = time.perf_counter() - started
+        started = time.perf_counter()
+        for body in queries:
+            index.match(body)
+        per_query = (time.perf_counter() - started) / len(queries)
+    return {f"lookup_build_s_{size}": built, f"lookup_ms_{size}": per_query * 1000}
+
+
+def synthetic_signatures(count: int, rng: np.random.Generator) -> tuple[np.ndarray, list[int]]:
+    """Signatures of ``count`` random articles of one length (150–600 Zipf-distributed words), signed as a
+    batch: the same shingling and MinHash as real bodies, without text."""
+    length = int(rng.integers(150, 600))
+    words = rng.choice(SYNTHETIC_VOCABULARY, size=(count, length), p=_ZIPF).astype(np.uint64)
+    shingles = shingle_values(splitmix(words))
+    return minima(shingles), [shingles.shape[1]] * count
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in text.splitlines() if p.strip()]
+
+
+def with_chrome(body: str, rng: random.Random) -> str:
+    return "\n".join([*rng.sample(_TOP_CHROME, 3), body, *rng.sample(_BOTTOM_CHROME, 3)])
+
+
+def rewrapped(body: str, rng: random.Random) -> str:
+    width = rng.choice([60, 72, 100])
+    return "\n\n".join(textwrap.fill(p, width) for p in _paragraphs(body))
+
+
+def sentences_changed(body: str, rng: random.Random) -> str:
+    """1–3 sentences reworded, replaced by a new one or dropped; at most one per eight sentences."""
+    sentences = [s for s in _SENTENCE_END.split(body) if s.strip()]
+    count = min(rng.randint(1, 3), max(1, len(sentences) // 8))
+    for i in sorted(rng.sample(range(len(sentences)), count), reverse=True):
+        action = rng.choice(["reword", "insert", "drop"] if len(sentences[i].split()) <= 40 else ["reword", "insert"])
+        if action == "reword":
+            sentences[i] = _reword(sentences[i], rng)
+        elif action == "insert":
+            sentences.insert(i, "The ministry did not respond to a request for comment on Tuesday.")
+        else:
+            del sentences[i]
+    return " ".join(sentences)
+
+
+def _reword(sentence: str, rng: random.Random) -> str:
+    """Two or three words swapped for others (characters, in scripts written without spaces)."""
+    words = sentence.split()
+    if len(words) >= 4:
+        for i in rng.sample(range(len(words)), min(len(words), rng.randint(2, 3))):
+            words[i] = rng.choice(_FILLERS)
+        return " ".join(words)
+    chars = list(sentence)
+    for i in rng.sample(range(len(chars)), min(len(chars), rng.randint(2, 3))):
+        chars[i] = rng.choice(chars)
+    return "".join(chars)
+
+
+def truncated(body: str, rng: random.Random) -> str:
+    cut = int(len(body) * 0.7)
+    space = body.rfind(" ", 0, cut)
+    return body[: space if space > cut // 2 else cut]
+
+
+def new_title(body: str, rng: random.Random) -> str:
+    return "\n".join([rng.choice(["UPDATE: ", "WATCH: ", ""]) + _first_words(body, 8) + " | World News Daily", body])
+
+
+def other_byline(body: str, rng: random.Random) -> str:
+    return "\n".join([rng.choice(_BYLINES), f"Published {rng.randint(1, 28)} March 2024", body])
+
+
+def syndicated(body: str, rng: random.Random) -> str:
+    return with_chrome(other_byline(new_title(sentences_changed(rewrapped(body, rng), rng), rng), rng), rng)
+
+
+def _first_words(body: str, n: int) -> str:
+    words = body.split()
+    return " ".join(words[:n]) if len(words) >= n else body[:40]
+
+
+EDITS: dict[str, Callable[[str, random.Random], str]] = {
+    "chrome": with_chrome, "rewrap": rewrapped, "sentences": sentences_changed, "cut_70": truncated,
+    "title": new_title, "byline": other_byline, "syndicated": syndicated,
+}
+
+
+def format_report(metrics: dict[str, float]) -> str:
+    lines = [f"near-duplicates at threshold {metrics['neardup_threshold']:.2f}: "
+             f"{metrics['neardup_originals']:.0f} articles ({metrics['neardup_negative_pairs']:.0f} different pairs), "
+             f"{metrics['neardup_positives']:.0f} copies",
+             f"  precision {metrics['neardup_precision']:.4f} ({metrics['neardup_false_positives']:.0f} false "
+             f"positives), recall {metrics['neardup_recall']:.4f}"]
+    lines += [f"  recall {key.removeprefix('neardup_recall_'):<11} {value:.4f}" for key, value in metrics.items()
+              if key.startswith("neardup_recall_")]
+    if "story_pairs" in metrics:
+        lines.append(f"stories on the seeds ({metrics['story_pairs']:.0f} gold pairs): precision "
+                     f"{metrics['story_precision']:.2f}, recall {metrics['story_recall']:.2f}")
+    lines += [f"lookup against {key.removeprefix('lookup_ms_')} stored articles: {value:.2f} ms/article "
+              f"(store built in {metrics['lookup_build_s_' + key.removeprefix('lookup_ms_')]:.1f} s)"
+              for key, value in metrics.items() if key.startswith("lookup_ms_")]
+    return "\n".join(lines)

@@ -1,0 +1,255 @@
+"""Near-duplicate detection: MinHash over token shingles, with LSH band keys stored in DuckDB.
+
+Exact dedup (`pipeline.dedup`) catches the same URL or the same folded body; this catches the same article with
+small changes: other boilerplate around it, a new headline or byline, a few sentences edited, a cut copy. Because
+band keys and signatures live in DuckDB (migration 004), a new article is compared with every article ever
+indexed, not only with its batch, and a lookup touches only the articles sharing a band key (ART index on the
+key), so its cost does not grow with the history.
+
+Similarity of two texts, estimated from their signatures (see `similarity`):
+
+- the Jaccard index of their shingle sets, or
+- when the shorter text has at least half the shingles of the longer one, the share of the shorter text's
+  shingles found in the longer one (containment), which is what a cut or wrapped copy keeps: a copy cut to 70 %
+  has Jaccard 0.7 but containment 1.
+
+The signature constants (`NUM_PERM`, `SHINGLE_TOKENS`, `_SEED`) define what is stored: changing one makes every
+stored signature meaningless, so they are fixed here rather than settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from pipeline.textnorm import fold
+
+NUM_PERM = 128
+SHINGLE_TOKENS = 5
+DEFAULT_THRESHOLD = 0.8
+DEFAULT_CANDIDATE_JACCARD = 0.6
+"""Pairs this similar (an equal-length pair at containment 0.75, or a 70 % cut with a few edits) become LSH
+candidates with probability ≥ 1 − `MISS_RATE`; verification against the threshold removes the rest."""
+MISS_RATE = 0.001
+CONTAINMENT_MIN_RATIO = 0.5
+"""Below this size ratio 128 minima share too few values to estimate containment, so only Jaccard counts."""
+
+_SEED = 20_240_601
+_PRIME = np.uint64((1 << 61) - 1)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_rng = np.random.default_rng(_SEED)
+_PERM_A = _rng.integers(1, 1 << 32, NUM_PERM, dtype=np.uint64)
+_PERM_B = _rng.integers(0, 1 << 32, NUM_PERM, dtype=np.uint64)
+_SHINGLE_MIX = _rng.integers(1, 1 << 63, SHINGLE_TOKENS, dtype=np.uint64) | np.uint64(1)
+_BAND_MIX = _rng.integers(1, 1 << 63, NUM_PERM, dtype=np.uint64) | np.uint64(1)
+
+_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
+"""Words, except in scripts written without spaces (Thai, Lao, Myanmar, Khmer, kana, Han), where each character
+is a token, so a Japanese or Thai article still has thousands of shingles rather than a handful of "words"."""
+
+
+@dataclass(frozen=True)
+class NearMatch:
+    duplicate_of: str  # article_id of the indexed article most similar to the body
+    similarity: float  # estimated, in [threshold, 1]
+
+
+@dataclass(frozen=True)
+class Signature:
+    minima: np.ndarray  # NUM_PERM uint32
+    shingles: int  # distinct shingles hashed into it
+
+    def to_bytes(self) -> bytes:
+        return self.minima.astype("<u4").tobytes()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, shingles: int) -> Signature:
+        return cls(np.frombuffer(blob, dtype="<u4"), shingles)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """LSH banding: the first ``bands * rows`` minima cut into ``bands`` bands of ``rows`` minima each."""
+
+    bands: int
+    rows: int
+
+    def keys(self, minima: np.ndarray) -> np.ndarray:
+        """int64 band keys of one signature (shape (NUM_PERM,)) or many (shape (n, NUM_PERM)).
+
+        The band index and the layout are hashed in, so equal minima in different bands or layouts never collide.
+        """
+        lead = minima.shape[:-1]
+        bands = minima[..., : self.bands * self.rows].reshape(*lead, self.bands, self.rows).astype(np.uint64)
+        salts = splitmix(np.arange(self.bands, dtype=np.uint64) | np.uint64(self.rows << 32))
+        return splitmix((bands * _BAND_MIX[: self.rows]).sum(axis=-1) + salts).view(np.int64)
+
+    def candidate_probability(self, jaccard: float) -> float:
+        return 1 - (1 - jaccard**self.rows) ** self.bands
+
+
+def lsh_layout(candidate_jaccard: float, num_perm: int = NUM_PERM, miss_rate: float = MISS_RATE) -> Layout:
+    """The layout with the most rows per band (fewest chance candidates) that still makes a pair at
+    ``candidate_jaccard`` a candidate with probability ≥ 1 − ``miss_rate``. For 0.6 and 128 minima: 42 × 3."""
+    for rows in range(num_perm, 0, -1):
+        layout = Layout(num_perm // rows, rows)
+        if layout.candidate_probability(candidate_jaccard) >= 1 - miss_rate:
+            return layout
+    return Layout(num_perm, 1)
+
+
+def tokens(body: str) -> list[str]:
+    return _TOKEN.findall(fold(body))
+
+
+def token_hashes(words: list[str]) -> np.ndarray:
+    """Stable 64-bit hashes (Python's ``hash`` changes per process, stored signatures must not)."""
+    digests = (hashlib.blake2b(w.encode(), digest_size=8).digest() for w in words)
+    return np.fromiter((int.from_bytes(d, "little") for d in digests), dtype=np.uint64, count=len(words))
+
+
+def shingle_values(token_ids: np.ndarray) -> np.ndarray:
+    """32-bit hashes (as uint64) of every run of `SHINGLE_TOKENS` consecutive tokens along the last axis (one run
+    of all tokens when there are fewer); works on one text (n,) or on equal-length texts (m, n) at once."""
+    width = min(SHINGLE_TOKENS, token_ids.shape[-1])
+    windows = np.lib.stride_tricks.sliding_window_view(token_ids, width, axis=-1)
+    return splitmix((windows * _SHINGLE_MIX[:width]).sum(axis=-1)) >> np.uint64(32)
+
+
+def shingle_hashes(token_ids: np.ndarray) -> np.ndarray:
+    """The distinct shingle hashes of one text; empty when it has no token."""
+    return np.unique(shingle_values(token_ids)) if len(token_ids) else np.empty(0, dtype=np.uint64)
+
+
+def minima(shingles: np.ndarray) -> np.ndarray:
+    """uint32 minimum of each hash ``(a·x + b) mod (2^61 − 1)`` over the last axis: (n,) → (NUM_PERM,), or
+    (m, n) → (m, NUM_PERM). With a, b and x below 2^32 the product cannot overflow 64 bits."""
+    values = (shingles[..., None] * _PERM_A + _PERM_B) % _PRIME
+    return (values.min(axis=-2) & _LOW32).astype(np.uint32)
+
+
+def minhash(shingles: np.ndarray) -> Signature:
+    return Signature(minima(shingles), len(shingles))
+
+
+def signature(body: str) -> Signature | None:
+    """The body's signature; None when it has no word at all (nothing to compare)."""
+    shingles = shingle_hashes(token_hashes(tokens(body)))
+    return minhash(shingles) if len(shingles) else None
+
+
+def similarity(a: Signature, b: Signature) -> float:
+    """Estimated Jaccard, or containment of the shorter in the longer when their sizes are within 2×.
+
+    Containment is |A∩B| / min(|A|, |B|) with |A∩B| = J·(|A| + |B|) / (1 + J), J estimated as the share of equal
+    minima; it is never below J.
+    """
+    jaccard = float(np.mean(a.minima == b.minima))
+    small, large = sorted((a.shingles, b.shingles))
+    if small < CONTAINMENT_MIN_RATIO * large:
+        return jaccard
+    return min(1.0, jaccard * (a.shingles + b.shingles) / ((1 + jaccard) * small))
+
+
+class NearDupIndex:
+    """MinHash LSH over every article indexed in the DuckDB store, plus those added in this run.
+
+    Contract for the loader, inside its write transaction and after exact dedup said "not a duplicate":
+    ``match(body)`` → a `NearMatch` means record a duplicate (rule ``"near_duplicate"``, its similarity) and do
+    not load; None means load the article and call ``add(article_id, body)`` so later articles of the same run
+    are compared with it. Call ``flush()`` once before COMMIT: it writes this run's signatures and band keys in
+    bulk. Nothing is written before ``flush``, so a rolled-back load leaves the index untouched.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, threshold: float = DEFAULT_THRESHOLD,
+                 candidate_jaccard: float = DEFAULT_CANDIDATE_JACCARD):
+        self.con = con
+        self.threshold = threshold
+        self.layout = lsh_layout(min(candidate_jaccard, threshold))
+        self._pending: dict[str, Signature] = {}
+        self._pending_bands: dict[int, list[str]] = defaultdict(list)
+
+    def match(self, body: str) -> NearMatch | None:
+        """The most similar indexed article at or above the threshold (ties: smallest article_id), else None."""
+        sig = signature(body)
+        if sig is None:
+            return None
+        keys = self.layout.keys(sig.minima).tolist()
+        scored = ((-similarity(sig, other), article_id) for article_id, other in self._candidates(keys).items())
+        best = min(((s, a) for s, a in scored if -s >= self.threshold), default=None)
+        return NearMatch(best[1], -best[0]) if best else None
+
+    def add(self, article_id: str, body: str) -> None:
+        """Remember the article for later lookups and for `flush`; adding an article twice changes nothing."""
+        sig = signature(body)
+        if sig is None or article_id in self._pending:
+            return
+        self._pending[article_id] = sig
+        for key in self.layout.keys(sig.minima).tolist():
+            self._pending_bands[key].append(article_id)
+
+    def flush(self) -> int:
+        """Insert this run's signatures and band keys (Arrow, bulk); articles already stored are skipped, so a
+        retried flush adds nothing. Returns the number of articles newly stored."""
+        if not self._pending:
+            return 0
+        ids = list(self._pending)
+        sigs = [self._pending[a] for a in ids]
+        added = store_signatures(self.con, ids, np.stack([s.minima for s in sigs]), [s.shingles for s in sigs],
+                                 self.layout)
+        self._pending.clear()
+        self._pending_bands.clear()
+        return added
+
+    def _candidates(self, keys: list[int]) -> dict[str, Signature]:
+        found = {a: self._pending[a] for key in keys for a in self._pending_bands.get(key, ())}
+        stored = self.con.execute("SELECT DISTINCT article_id FROM minhash_bands WHERE band_key = ANY(?)",
+                                  [keys]).fetchall()
+        ids = [row[0] for row in stored if row[0] not in found]
+        if ids:
+            rows = self.con.execute("SELECT article_id, shingles, signature FROM minhash_signatures "
+                                    "WHERE article_id = ANY(?)", [ids]).fetchall()
+            found.update({a: Signature.from_bytes(blob, n) for a, n, blob in rows})
+        return found
+
+
+def store_signatures(con: duckdb.DuckDBPyConnection, article_ids: list[str], minima: np.ndarray,
+                     shingles: list[int], layout: Layout) -> int:
+    """Bulk-insert signatures (shape (n, NUM_PERM) uint32) and their band keys for articles not stored yet.
+
+    Band rows go first, filtered on the signatures table, so the signatures table is what says "indexed".
+    """
+    before = con.execute("SELECT count(*) FROM minhash_signatures").fetchall()[0][0]
+    keys = layout.keys(minima)
+    bands = pa.table({"band_key": keys.reshape(-1),
+                      "article_id": pa.array(np.repeat(np.array(article_ids, dtype=object), layout.bands),
+                                             pa.string())})
+    blobs = minima.astype("<u4")
+    signatures = pa.table({"article_id": pa.array(article_ids, pa.string()),
+                           "shingles": pa.array(shingles, pa.int32()),
+                           "signature": pa.array([row.tobytes() for row in blobs], pa.binary())})
+    con.register("incoming_minhash_bands", bands)
+    con.register("incoming_minhash_signatures", signatures)
+    con.execute("INSERT INTO minhash_bands SELECT DISTINCT band_key, article_id FROM incoming_minhash_bands "
+                "WHERE article_id NOT IN (SELECT article_id FROM minhash_signatures)")
+    con.execute("INSERT OR IGNORE INTO minhash_signatures SELECT article_id, shingles, signature "
+                "FROM incoming_minhash_signatures")
+    con.unregister("incoming_minhash_bands")
+    con.unregister("incoming_minhash_signatures")
+    return con.execute("SELECT count(*) FROM minhash_signatures").fetchall()[0][0] - before
+
+
+def splitmix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser: spreads sums of products (weak low bits) over all 64 bits."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))

@@ -1,0 +1,229 @@
+"""Stories: articles about the same event, grouped so readers see one event once.
+
+A new article joins the story of the most similar already-assigned article that passes `same_story`, else it
+starts a story of its own whose story_id is its article_id. Decision rule for one pair of articles:
+
+- both dated, more than `WINDOW_DAYS` apart: never the same story (the same people meet again months later);
+- both dated, within the window: the same story when their title+lead texts agree (TF-IDF cosine ≥ `TEXT_MIN`)
+  and so do their named entities (weighted overlap ≥ `ENTITY_MIN`), or when the text alone is very close
+  (≥ `TEXT_ALONE`, for languages where entity tagging finds little);
+- either undated: no time evidence, so both text (≥ `UNDATED_TEXT_MIN`) and entities (≥ `UNDATED_ENTITY_MIN`)
+  must be strong. The ingestion date is not used as a stand-in: old articles are ingested every day.
+
+Text is the title plus the first `LEAD_WORDS` words of the body, weighted by TF-IDF over the articles compared
+in the call, so the words every candidate shares (the country, the president) count little. Entities are the
+article's PERSON/ORG/GPE entity ids weighted by their share of its mentions, places at half weight because a
+country is shared by unrelated events; overlap is Σ min / Σ max of those weights (weighted Jaccard).
+
+Stories never merge and story ids never change, so a re-run or a later article cannot renumber anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+from pipeline.neardup import tokens
+
+WINDOW_DAYS = 3
+LEAD_WORDS = 100
+TEXT_MIN = 0.15
+ENTITY_MIN = 0.2
+TEXT_ALONE = 0.45
+UNDATED_TEXT_MIN = 0.45
+UNDATED_ENTITY_MIN = 0.5
+LABEL_WEIGHTS = {"PERSON": 1.0, "ORG": 1.0, "GPE": 0.5}
+MIN_SHARED_ENTITIES = 2
+"""An undated pair needs entity overlap ≥ 0.5 anyway, so candidates sharing fewer entities are not fetched."""
+MAX_UNDATED_CANDIDATES = 200
+TOP_ENTITIES = 5
+
+
+@dataclass(frozen=True)
+class Doc:
+    article_id: str
+    published: dt.date | None
+    terms: Counter
+    entities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    text: float
+    entities: float
+
+    @property
+    def score(self) -> float:
+        return (self.text + self.entities) / 2
+
+
+def same_story(a: Doc, b: Doc, evidence: Evidence) -> bool:
+    """The decision rule of the module docstring."""
+    if a.published and b.published:
+        if abs((a.published - b.published).days) > WINDOW_DAYS:
+            return False
+        return evidence.text >= TEXT_ALONE or (evidence.text >= TEXT_MIN and evidence.entities >= ENTITY_MIN)
+    return evidence.text >= UNDATED_TEXT_MIN and evidence.entities >= UNDATED_ENTITY_MIN
+
+
+def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, str]:
+    """Give each listed article a story; returns article_id → story_id for those found in ``articles``.
+
+    Call it after the articles and their entity mentions are loaded (it reads both), inside the load
+    transaction. Articles that already have a story keep it, so calling it again changes nothing. Articles are
+    compared with already-assigned articles (within the date window, or sharing entities when either is
+    undated) and with those listed here, taken in publication order so the earliest starts the story.
+    Writes ``articles.story_id`` and the touched ``stories`` rows in bulk.
+    """
+    con.register("story_requests", pa.table({"article_id": pa.array(list(dict.fromkeys(article_ids)), pa.string())}))
+    assigned = dict(con.execute("SELECT article_id, story_id FROM articles WHERE story_id IS NOT NULL AND "
+                                "article_id IN (SELECT article_id FROM story_requests)").fetchall())
+    new = [row[0] for row in con.execute(
+        "SELECT article_id FROM articles WHERE story_id IS NULL AND article_id IN "
+        "(SELECT article_id FROM story_requests) ORDER BY published_at NULLS LAST, article_id").fetchall()]
+    con.unregister("story_requests")
+    if not new:
+        return assigned
+    candidates = _candidates(con, new)
+    known = _story_ids(con, {c for ids in candidates.values() for c in ids})
+    docs = _docs(con, [*new, *known])
+    decided = _decide([docs[a] for a in new], candidates, docs, known)
+    _write(con, decided)
+    return {**assigned, **decided}
+
+
+def _decide(new: list[Doc], candidates: dict[str, set[str]], docs: dict[str, Doc],
+            known: dict[str, str]) -> dict[str, str]:
+    """story_id for each new doc, in the given order, each seeing the stories given before it."""
+    idf = _idf(docs.values())
+    vectors = {a: _tfidf(d.terms, idf) for a, d in docs.items()}
+    story = dict(known)
+    decided = {}
+    for doc in new:
+        pool = candidates.get(doc.article_id, set()) | set(decided)
+        best = None
+        for other in sorted(pool):
+            evidence = Evidence(_cosine(vectors[doc.article_id], vectors[other]),
+                                _overlap(doc.entities, docs[other].entities))
+            if same_story(doc, docs[other], evidence) and (best is None or evidence.score > best[0]):
+                best = (evidence.score, story[other])
+        decided[doc.article_id] = story[doc.article_id] = best[1] if best else doc.article_id
+    return decided
+
+
+def _candidates(con, new: list[str]) -> dict[str, set[str]]:
+    """Already-assigned articles worth comparing with each new one: dated within the window, or, when either is
+    undated, sharing at least `MIN_SHARED_ENTITIES` tagged entities (the most-sharing first, capped)."""
+    con.register("story_new", pa.table({"article_id": pa.array(new, pa.string())}))
+    labels = list(LABEL_WEIGHTS)
+    rows = con.execute(
+        "WITH n AS (SELECT article_id, published_at FROM articles WHERE article_id IN (SELECT article_id FROM "
+        "story_new)) "
+        "SELECT n.article_id, a.article_id FROM n JOIN articles a ON a.story_id IS NOT NULL "
+        f"AND a.published_at BETWEEN n.published_at - {WINDOW_DAYS} AND n.published_at + {WINDOW_DAYS} "
+        "UNION "
+        "SELECT new_id, old_id FROM ("
+        "  SELECT n.article_id AS new_id, old.article_id AS old_id, count(DISTINCT m.entity_id) AS shared "
+        "  FROM n JOIN entity_mentions m ON m.article_id = n.article_id AND m.label = ANY(?) "
+        "  JOIN entity_mentions om ON om.entity_id = m.entity_id AND om.article_id <> n.article_id "
+        "  JOIN articles old ON old.article_id = om.article_id AND old.story_id IS NOT NULL "
+        "  WHERE n.published_at IS NULL OR old.published_at IS NULL GROUP BY n.article_id, old.article_id "
+        f"  HAVING shared >= {MIN_SHARED_ENTITIES} "
+        f"  QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY shared DESC, old_id) <= {MAX_UNDATED_CANDIDATES}"
+        ")", [labels]).fetchall()
+    con.unregister("story_new")
+    found: dict[str, set[str]] = defaultdict(set)
+    for new_id, old_id in rows:
+        found[new_id].add(old_id)
+    return found
+
+
+def _story_ids(con, article_ids: set[str]) -> dict[str, str]:
+    if not article_ids:
+        return {}
+    return dict(con.execute("SELECT article_id, story_id FROM articles WHERE article_id = ANY(?)",
+                            [sorted(article_ids)]).fetchall())
+
+
+def _docs(con, article_ids: list[str]) -> dict[str, Doc]:
+    """Title+lead terms and weighted entities of the articles, read in two bulk queries."""
+    rows = con.execute("SELECT article_id, published_at, title, body FROM articles WHERE article_id = ANY(?)",
+                       [article_ids]).fetchall()
+    mentions = con.execute(
+        "SELECT article_id, entity_id, label, count(*) FROM entity_mentions WHERE article_id = ANY(?) "
+        "AND label = ANY(?) GROUP BY ALL", [article_ids, list(LABEL_WEIGHTS)]).fetchall()
+    counts: dict[str, dict[str, tuple[str, int]]] = defaultdict(dict)
+    for article_id, entity_id, label, n in mentions:
+        counts[article_id][entity_id] = (label, n)
+    return {article_id: Doc(article_id, published, _terms(title, body), _entity_weights(counts[article_id]))
+            for article_id, published, title, body in rows}
+
+
+def _terms(title: str | None, body: str) -> Counter:
+    lead = " ".join(body.split()[:LEAD_WORDS])
+    return Counter(t for t in tokens(f"{title or ''} {lead}") if _is_term(t))
+
+
+def _is_term(token: str) -> bool:
+    """Numbers and one-letter words say nothing about the event; a single Han or Thai character can."""
+    return not token.isdigit() and (len(token) > 1 or not token.isascii())
+
+
+def _entity_weights(counts: dict[str, tuple[str, int]]) -> dict[str, float]:
+    total = sum(n for _, n in counts.values())
+    return {entity_id: LABEL_WEIGHTS[label] * n / total for entity_id, (label, n) in counts.items()}
+
+
+def _idf(docs) -> dict[str, float]:
+    """Smoothed inverse document frequency over the compared articles (log((1 + N) / (1 + df)) + 1)."""
+    docs = list(docs)
+    df = Counter(term for doc in docs for term in doc.terms)
+    return {term: math.log((1 + len(docs)) / (1 + n)) + 1 for term, n in df.items()}
+
+
+def _tfidf(terms: Counter, idf: dict[str, float]) -> dict[str, float]:
+    weights = {t: (1 + math.log(n)) * idf[t] for t, n in terms.items()}
+    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    return {t: w / norm for t, w in weights.items()}
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return sum(w * large.get(t, 0.0) for t, w in small.items())
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    keys = a.keys() | b.keys()
+    largest = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
+    return sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / largest if largest else 0.0
+
+
+def _write(con, decided: dict[str, str]) -> None:
+    """Set articles.story_id for the new articles, then recompute every touched story row from its articles."""
+    con.register("story_assignments", pa.table({"article_id": pa.array(list(decided), pa.string()),
+                                                "story_id": pa.array(list(decided.values()), pa.string())}))
+    con.execute("UPDATE articles SET story_id = s.story_id FROM story_assignments s "
+                "WHERE articles.article_id = s.article_id AND articles.story_id IS NULL")
+    con.execute(
+        "INSERT OR REPLACE INTO stories "
+        "WITH touched AS (SELECT DISTINCT story_id FROM story_assignments), "
+        "members AS (SELECT story_id, article_id, published_at, title FROM articles "
+        "  WHERE story_id IN (SELECT story_id FROM touched)), "
+        "ranked AS (SELECT m.story_id, e.name, count(DISTINCT m.article_id) AS n, count(*) AS mentions FROM members m "
+        "  JOIN entity_mentions em USING (article_id) JOIN entities e USING (entity_id) "
+        "  WHERE e.label = ANY(?) GROUP BY m.story_id, e.name "
+        "  QUALIFY row_number() OVER (PARTITION BY m.story_id ORDER BY n DESC, mentions DESC, e.name) "
+        f"  <= {TOP_ENTITIES}), "
+        "tops AS (SELECT story_id, list(name ORDER BY n DESC, mentions DESC, name) AS top_entities FROM ranked "
+        "GROUP BY story_id) "
+        "SELECT m.story_id, min(m.published_at), max(m.published_at), count(*)::INTEGER, "
+        "  first(m.title ORDER BY m.published_at NULLS LAST, m.article_id), "
+        "  coalesce(any_value(t.top_entities), []::VARCHAR[]) "
+        "FROM members m LEFT JOIN tops t USING (story_id) GROUP BY m.story_id",
+        [list(LABEL_WEIGHTS)])
+    con.unregister("story_assignments")
