@@ -1,4 +1,4 @@
-"""The single DuckDB writer: exact dedup, entity merge, ledger and run row in one transaction.
+"""The single DuckDB writer: exact and near dedup, entities, stories, ledger and run row in one transaction.
 
 Rows go in as Arrow tables (bulk), never as a Python loop of single-row INSERTs. Everything is
 keyed (article_id, doc_key, (run_id, source_uri)) and inserted with OR IGNORE / OR REPLACE, so a
@@ -19,8 +19,10 @@ from pipeline import staging
 from pipeline.dedup import ExactIndex
 from pipeline.enrich.entities import resolve_corpus
 from pipeline.enrich.places import country_code
+from pipeline.neardup import NearDupIndex
 from pipeline.records import Mention, RunSummary
 from pipeline.store import connect, migrate
+from pipeline.stories import assign_stories
 
 _INCOMING_ENTITY_SCHEMA = pa.schema([
     ("entity_id", pa.string()), ("name", pa.string()), ("label", pa.string()), ("name_key", pa.string()),
@@ -40,62 +42,102 @@ def entity_id_for(label: str, key: str) -> str:
 def load_processed(db_path: Path, run_id: str, source: str, settled_path: Path, processed: list[Path],
                    n_inputs: int, started_at: dt.datetime) -> RunSummary:
     ledger = staging.read(settled_path).to_pylist()
+    outcomes = _concat(processed, "outcomes.parquet", staging.OUTCOME_SCHEMA)
+    articles = _in_keeping_order(_concat(processed, "articles.parquet", staging.ARTICLE_SCHEMA))
     with connect(db_path) as con:
         migrate(con)
         con.execute("BEGIN")
-        index = ExactIndex(con.execute("SELECT article_id, canonical_url, content_hash FROM articles").fetchall())
-        existing = dict(con.execute("SELECT article_id, run_id FROM articles").fetchall())
-        for folder in processed:
-            ledger += _load_batch(con, folder, run_id, index, existing)
+        ledger += _load_outcomes(con, outcomes)
+        near = NearDupIndex(con)
+        keep, verdicts = _dedup(con, articles, run_id, near)
+        ledger += verdicts
+        _insert_articles(con, articles, keep, run_id)
+        _insert_duplicates(con, verdicts, run_id)
+        dates = _concat(processed, "dates.parquet", staging.DATE_SCHEMA)
+        con.register("incoming_dates", _only(dates, keep))
+        con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
+        _load_entities(con, _only(_concat(processed, "mentions.parquet", staging.MENTION_SCHEMA), keep))
+        assign_stories(con, keep)
+        near.flush()
         _write_ledger(con, run_id, ledger)
         summary = _write_run(con, run_id, source, ledger, n_inputs, started_at)
         con.execute("COMMIT")
     return summary
 
 
-def _load_batch(con, folder: Path, run_id: str, index: ExactIndex, existing: dict[str, str]) -> list[dict]:
-    outcomes = staging.read(folder / "outcomes.parquet")
-    ledger = outcomes.drop_columns(["raw"]).to_pylist()
-    rejected = outcomes.filter(pc.equal(outcomes["state"], "rejected"))
-    con.register("incoming_rejects", rejected)
+def _concat(folders: list[Path], name: str, schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables([schema.empty_table(), *(staging.read(folder / name) for folder in folders)])
+
+
+def _only(table: pa.Table, article_ids: list[str]) -> pa.Table:
+    return table.filter(pc.is_in(table["article_id"], pa.array(article_ids, pa.string())))
+
+
+def _in_keeping_order(articles: pa.Table) -> pa.Table:
+    """Among copies arriving in one run, the one kept is the earliest published, then the longest body.
+
+    A copy already in the store is always kept (its article_id may already be in analysts' results);
+    so the rule only orders what arrives together.
+    """
+    return articles.sort_by([("published_at", "ascending", "at_end"), ("body_chars", "descending", "at_end"),
+                             ("article_id", "ascending", "at_end")])
+
+
+def _load_outcomes(con, outcomes: pa.Table) -> list[dict]:
+    con.register("incoming_rejects", outcomes.filter(pc.equal(outcomes["state"], "rejected")))
     con.execute("INSERT OR IGNORE INTO rejects SELECT doc_key, source_uri, reason, raw FROM incoming_rejects")
-    articles = staging.read(folder / "articles.parquet")
-    keep, duplicates = [], []
-    for row in articles.select(["article_id", "doc_key", "source_uri", "canonical_url", "content_hash"]).to_pylist():
+    return outcomes.drop_columns(["raw"]).to_pylist()
+
+
+def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[list[str], list[dict]]:
+    """Which articles to load, and a ledger row for every article: exact, then near-duplicate checks."""
+    index = ExactIndex(con.execute("SELECT article_id, canonical_url, content_hash FROM articles").fetchall())
+    existing = dict(con.execute("SELECT article_id, run_id FROM articles").fetchall())
+    keep, verdicts = [], []
+    columns = ["article_id", "doc_key", "source_uri", "canonical_url", "content_hash", "body"]
+    for row in articles.select(columns).to_pylist():
         entry = {"doc_key": row["doc_key"], "source_uri": row["source_uri"], "article_id": row["article_id"]}
         if row["article_id"] in existing:
             same_run = existing[row["article_id"]] == run_id
-            ledger.append({**entry, "state": "loaded" if same_run else "duplicate",
-                           "reason": None if same_run else "seen_before"})
+            verdicts.append({**entry, "state": "loaded" if same_run else "duplicate",
+                             "reason": None if same_run else "seen_before"})
             continue
         match = index.match(row["canonical_url"], row["content_hash"])
         if match:
-            duplicates.append({"doc_key": row["doc_key"], "duplicate_of": match.duplicate_of, "rule": match.rule,
-                               "similarity": 1.0, "run_id": run_id})
-            ledger.append({**entry, "state": "duplicate", "reason": match.rule, "article_id": match.duplicate_of})
+            verdicts.append({**entry, "state": "duplicate", "reason": match.rule, "article_id": match.duplicate_of,
+                             "similarity": 1.0})
+            continue
+        near_match = near.match(row["body"])
+        if near_match:
+            verdicts.append({**entry, "state": "duplicate", "reason": "near_duplicate",
+                             "article_id": near_match.duplicate_of, "similarity": near_match.similarity})
             continue
         index.add(row["article_id"], row["canonical_url"], row["content_hash"])
+        near.add(row["article_id"], row["body"])
         existing[row["article_id"]] = run_id
         keep.append(row["article_id"])
-        ledger.append({**entry, "state": "loaded", "reason": None})
-    kept = articles.filter(pc.is_in(articles["article_id"], pa.array(keep, pa.string())))
-    con.register("incoming_articles", kept)
+        verdicts.append({**entry, "state": "loaded", "reason": None})
+    return keep, verdicts
+
+
+def _insert_articles(con, articles: pa.Table, keep: list[str], run_id: str) -> None:
+    con.register("incoming_articles", _only(articles, keep))
     con.execute(
         "INSERT OR IGNORE INTO articles SELECT article_id, doc_key, url, canonical_url, source_uri, site, title, "
         "byline, published_at, published_rule, updated_at, language, language_prob, body, body_chars, "
         "content_hash, NULL AS story_id, ? AS ingested_at, ? AS run_id FROM incoming_articles",
         [_now(), run_id],
     )
-    if duplicates:
-        con.register("incoming_duplicates", pa.Table.from_pylist(duplicates))
+
+
+def _insert_duplicates(con, verdicts: list[dict], run_id: str) -> None:
+    """Distinct documents that duplicate a kept article; `seen_before` replays are not new documents."""
+    rows = [{"doc_key": v["doc_key"], "duplicate_of": v["article_id"], "rule": v["reason"],
+             "similarity": v["similarity"], "run_id": run_id} for v in verdicts if "similarity" in v]
+    if rows:
+        con.register("incoming_duplicates", pa.Table.from_pylist(rows))
         con.execute("INSERT OR IGNORE INTO duplicates SELECT doc_key, duplicate_of, rule, similarity, run_id "
                     "FROM incoming_duplicates")
-    dates = staging.read(folder / "dates.parquet")
-    con.register("incoming_dates", dates.filter(pc.is_in(dates["article_id"], pa.array(keep, pa.string()))))
-    con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
-    mentions = staging.read(folder / "mentions.parquet")
-    _load_entities(con, mentions.filter(pc.is_in(mentions["article_id"], pa.array(keep, pa.string()))))
-    return ledger
 
 
 def _load_entities(con, mentions: pa.Table) -> None:

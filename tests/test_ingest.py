@@ -62,6 +62,25 @@ def test_copy_under_another_name_is_a_content_duplicate(settings, tmp_path):
     assert rows == [("content_hash",)]
 
 
+def test_a_seed_copy_with_new_boilerplate_is_a_near_duplicate(settings, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for seed in SEEDS.glob("*.txt"):
+        (folder / seed.name).write_bytes(seed.read_bytes())
+    seed_name = sorted(SEEDS.glob("*.txt"))[2].name
+    original = (SEEDS / seed_name).read_text()
+    head, _, rest = original.partition("\n\n")
+    (folder / "mirror-site-copy.txt").write_text(
+        f"{head}\n\nHome | World | Business | Sport\nSign in to read more\n\n{rest}\n\n"
+        "Most read\nThe ten best beaches of the year\nCopyright Mirror Site. All rights reserved.\n")
+    summary = run_pipeline([str(folder)], settings, "r1")
+    assert (summary.n_loaded, summary.n_duplicate) == (5, 1)
+    _, rows = query(settings.db_path, "SELECT d.doc_key, a.doc_key FROM duplicates d "
+                                      "JOIN articles a ON a.article_id = d.duplicate_of")
+    assert len(rows) == 1
+    assert {key.split("#")[0] for key in rows[0]} == {"file:mirror-site-copy.txt", f"file:{seed_name}"}
+
+
 @pytest.fixture
 def bad_inputs(tmp_path):
     folder = tmp_path / "bad"
@@ -99,7 +118,8 @@ def test_bad_inputs_never_crash_and_every_input_ends_in_one_state(settings, bad_
     assert states["picture.png"] == ("rejected", "unsupported file type '.png'")
     assert states["menu.html"][0] == "rejected" and states["menu.html"][1].startswith("no article body")
     assert states["invalid_utf8.txt"][0] == "loaded"
-    assert states["records.jsonl#L1"][0] == "loaded"
+    # L1 carries the same seed as invalid_utf8.txt (raw, boilerplate included): the dated copy is kept.
+    assert states["records.jsonl#L1"] == ("duplicate", "near_duplicate")
     assert states["records.jsonl#L2"][0] == "rejected" and "invalid JSON" in states["records.jsonl#L2"][1]
     assert states["records.jsonl#L3"] == ("rejected", "JSON line has neither 'text' nor 'html'")
     assert states["records.jsonl#L4"] == ("rejected", "JSON line is not an object")
