@@ -71,6 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     entities.add_argument("--gold", type=Path,
                           help="seeds gold file (default: ../shared/acceptance/seeds_gold.json beside the repo)")
     entities.set_defaults(handler=cmd_eval_entities, db=None)
+    dedup = targets.add_parser("dedup", help="Near-duplicate precision/recall, seeds stories, lookup cost.")
+    dedup.add_argument("--data", required=True, type=Path, help="eval folder with pages.jsonl")
+    dedup.add_argument("--gold", type=Path,
+                       help="seeds gold file (default: acceptance/seeds_gold.json beside the eval folder)")
+    dedup.add_argument("--limit", type=int, help="use only the first N dev articles")
+    dedup.add_argument("--sizes", default="10000,100000",
+                       help="stored-article counts to time the lookup against (comma-separated; '' skips)")
+    dedup.set_defaults(handler=cmd_eval_dedup, db=None)
     return parser
 
 
@@ -173,6 +181,21 @@ def cmd_eval_entities(args, settings) -> int:
         print(f"news: no seeds gold file at {gold}; pass --gold FILE", file=sys.stderr)
         return 2
     print(format_report(evaluate_entities(gold)))
+    return 0
+
+
+def cmd_eval_dedup(args, settings) -> int:
+    from pipeline.evaluate.dedup import evaluate_dedup, format_report
+    from pipeline.settings import PROJECT_ROOT
+
+    gold = args.gold or args.data.parent / "acceptance" / "seeds_gold.json"
+    if not (args.data / "pages.jsonl").is_file():
+        print(f"news: no such file: {args.data / 'pages.jsonl'}", file=sys.stderr)
+        return 2
+    sizes = tuple(int(size) for size in args.sizes.split(",") if size.strip())
+    metrics = evaluate_dedup(args.data, PROJECT_ROOT / "seeds", gold if gold.is_file() else None,
+                             limit=args.limit, timing_sizes=sizes)
+    print(format_report(metrics))
     return 0
 
 
