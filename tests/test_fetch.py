@@ -17,8 +17,14 @@ from tests.conftest import REPO
 ARTICLE = """<html><head><title>{title} | Local News</title>
 <meta property="article:published_time" content="2019-09-23T10:00:00Z"></head>
 <body><article><h1>{title}</h1><p>{text}</p></article></body></html>"""
-TEXT = ("Venezuelan President Nicolas Maduro said on Monday that he is going to Russia to meet President "
-        "Vladimir Putin, the Kremlin confirmed, as talks on oil and trade continue in Moscow this week. ") * 3
+TEXTS = [
+    "Venezuelan President Nicolas Maduro said on Monday that he is going to Russia to meet President Vladimir "
+    "Putin, the Kremlin confirmed, as talks on oil and trade continue in Moscow this week. " * 3,
+    "Heavy rain flooded the old town overnight and the river rose two metres above its usual level, forcing "
+    "the council to close three bridges and open emergency shelters in the school halls. " * 3,
+    "The central bank left interest rates unchanged on Thursday, saying inflation had eased for a third month "
+    "while wages kept rising faster than expected across most of the service industries. " * 3,
+]
 
 
 def rss(items: list[tuple[str, str]]) -> bytes:
@@ -65,8 +71,8 @@ def serve(pages: dict[str, bytes], feed: bytes):
 
 @pytest.fixture
 def site():
-    pages = {f"/news/{n}.html": ARTICLE.format(title=f"Story {n}", text=f"Item {n}. {TEXT}").encode()
-             for n in range(3)}
+    pages = {f"/news/{n}.html": ARTICLE.format(title=f"Story {n}", text=text).encode()
+             for n, text in enumerate(TEXTS)}
     httpd = serve(pages, b"")
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     links = [(f"{base}/news/{n}.html", f"Story {n}") for n in range(3)]
