@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -125,7 +126,8 @@ def cmd_query(args, settings) -> int:
     from pipeline.report import format_table
     from pipeline.store import QUERIES_DIR, named_query, query
 
-    sql = named_query(args.sql) if (QUERIES_DIR / f"{args.sql}.sql").is_file() else args.sql
+    is_name = re.fullmatch(r"[\w-]+", args.sql) and (QUERIES_DIR / f"{args.sql}.sql").is_file()
+    sql = named_query(args.sql) if is_name else args.sql
     columns, rows = query(settings.db_path, sql)
     print(format_table(columns, rows))
     return 0

@@ -41,6 +41,10 @@ def test_ingest_then_query_check_report(cli_env, capsys):
     assert main(["query", "articles_per_site_language"]) == 0
     assert "site" in capsys.readouterr().out
 
+    long_sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM articles) AS n{i}" for i in range(12))
+    assert main(["query", long_sql]) == 0
+    assert "n11" in capsys.readouterr().out
+
     assert main(["check"]) == 0
     out = capsys.readouterr().out
     assert "0 failed" in out and "ledger_balance" in out
