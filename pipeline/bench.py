@@ -12,7 +12,6 @@ import re
 import resource
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from pipeline.settings import PROJECT_ROOT, load_settings
@@ -67,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()
         n = build_corpus(corpus, args.articles, sources)
-        settings = replace(load_settings(), db_path=Path(tmp) / "bench.duckdb", staging_dir=Path(tmp) / "staging",
-                           gx_dir=Path(tmp) / "gx")
+        settings = load_settings().under(Path(tmp))
         docs = timed("read inputs", n, lambda: list(read_inputs([corpus], settings.max_input_bytes)), results)
         extractions = timed("extract (clean + metadata)", n, lambda: [
             extract(d, settings.min_body_chars) for d in docs], results)

@@ -22,6 +22,10 @@ class Settings:
     def with_db(self, db_path: str | Path | None) -> Settings:
         return self if db_path is None else replace(self, db_path=Path(db_path))
 
+    def under(self, root: Path) -> Settings:
+        """The same settings with the DuckDB file, staging and GX project all in `root` (evaluations, benchmarks)."""
+        return replace(self, db_path=root / "news.duckdb", staging_dir=root / "staging", gx_dir=root / "gx")
+
 
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("NEWS_DATA_DIR", PROJECT_ROOT / "data"))

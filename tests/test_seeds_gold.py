@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from pipeline.gold import load_gold, score
@@ -26,7 +24,7 @@ def gold():
 @pytest.fixture(scope="module")
 def seeds_db(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("seeds")
-    settings = replace(load_settings(), db_path=tmp / "news.duckdb", staging_dir=tmp / "staging", gx_dir=tmp / "gx")
+    settings = load_settings().under(tmp)
     run_pipeline([str(SEEDS)], settings, "first")
     return settings
 

@@ -30,14 +30,14 @@ import re
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
+from pipeline.evaluate.extraction import seeds_database
 from pipeline.neardup import DEFAULT_THRESHOLD, NUM_PERM, NearDupIndex, store_signatures
 from pipeline.store import migrate
 from pipeline.textnorm import fold
@@ -62,20 +62,6 @@ class Article:
     article_id: str
     title: str | None
     body: str
-
-
-@contextmanager
-def seeds_database(seeds_dir: Path) -> Iterator[Path]:
-    """``seeds_dir`` ingested into a throw-away DuckDB; yields its path, removed on exit."""
-    from pipeline.settings import load_settings
-    from pipeline.stages import run_pipeline
-
-    with tempfile.TemporaryDirectory(prefix="news-eval-dedup-") as tmp:
-        root = Path(tmp)
-        settings = replace(load_settings(), db_path=root / "news.duckdb", staging_dir=root / "staging",
-                           gx_dir=root / "gx")
-        run_pipeline([str(seeds_dir)], settings, "eval_dedup_seeds")
-        yield settings.db_path
 
 
 def evaluate_dedup(data_dir: Path, seeds_dir: Path, gold: Path | None, *, threshold: float = DEFAULT_THRESHOLD,

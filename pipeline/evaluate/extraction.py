@@ -18,7 +18,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import trafilatura
@@ -184,16 +184,14 @@ def score_dates(data_dir: Path, limit: int | None = None) -> list[DateResult]:
 
 
 @contextmanager
-def seeds_database() -> Iterator[Path]:
-    """The repo's seeds ingested into a throw-away DuckDB; yields its path, removed on exit."""
+def seeds_database(seeds_dir: Path = SEEDS_DIR) -> Iterator[Path]:
+    """``seeds_dir`` (the repo's seeds) ingested into a throw-away DuckDB; yields its path, removed on exit."""
     from pipeline.settings import load_settings
     from pipeline.stages import run_pipeline
 
     with tempfile.TemporaryDirectory(prefix="news-eval-") as tmp:
-        root = Path(tmp)
-        settings = replace(load_settings(), db_path=root / "news.duckdb", staging_dir=root / "staging",
-                           gx_dir=root / "gx")
-        run_pipeline([str(SEEDS_DIR)], settings, "eval_seeds")
+        settings = load_settings().under(Path(tmp))
+        run_pipeline([str(seeds_dir)], settings, "eval_seeds")
         yield settings.db_path
 
 
