@@ -68,12 +68,10 @@ def news_ingest():
 
     @task(pool=DUCKDB_POOL, outlets=[ARTICLES_ASSET], trigger_rule="none_failed")
     def load(processed: list[str], run_id=None) -> dict:
-        from pipeline.stages import PLAN_FILE, Plan, load_run
-        from pipeline.staging import run_dir
+        from pipeline.stages import Plan, load_run
 
         settings = _settings()
-        planned = Plan.load(run_dir(settings.staging_dir, run_id) / PLAN_FILE)
-        return load_run(planned, list(processed or []), settings).to_xcom()
+        return load_run(Plan.of_run(settings.staging_dir, run_id), list(processed or []), settings).to_xcom()
 
     @task(pool=DUCKDB_POOL)
     def validate(summary: dict, params=None) -> dict:

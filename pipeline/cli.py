@@ -83,18 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_ingest(args, settings) -> int:
-    from pipeline.report import format_summary
-    from pipeline.stages import run_pipeline
+def _new_run_id(prefix: str) -> str:
+    return f"{prefix}__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
 
-    missing = [p for p in args.paths if not Path(p).exists()]
-    if missing:
-        print(f"news: no such file or folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    run_id = args.run_id or f"cli__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
-    run_pipeline(args.paths, settings, run_id)
+
+def _finish(settings, run_id: str, check: bool = True) -> int:
+    """Gate the run (unless told not to), print its summary; exit 1 when a critical expectation failed."""
+    from pipeline.report import format_summary
+
     passed = True
-    if not args.no_check:
+    if check:
         from pipeline.quality import validate_run
 
         passed = validate_run(settings.db_path, run_id, settings.gx_dir).ok
@@ -102,9 +100,19 @@ def cmd_ingest(args, settings) -> int:
     return 0 if passed else 1
 
 
+def cmd_ingest(args, settings) -> int:
+    from pipeline.stages import run_pipeline
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"news: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    run_id = args.run_id or _new_run_id("cli")
+    run_pipeline(args.paths, settings, run_id)
+    return _finish(settings, run_id, check=not args.no_check)
+
+
 def cmd_fetch(args, settings) -> int:
-    from pipeline.quality import validate_run
-    from pipeline.report import format_summary
     from pipeline.sources.fetch import Source, load_sources
     from pipeline.sources.http import HttpPolicy
     from pipeline.stages import run_fetch
@@ -115,11 +123,9 @@ def cmd_fetch(args, settings) -> int:
         sources = load_sources(Path(args.sources))
     policy = HttpPolicy(per_host_delay=args.delay, obey_robots=not args.ignore_robots,
                         allowed_hosts=frozenset(args.allow_host))
-    run_id = args.run_id or f"fetch__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+    run_id = args.run_id or _new_run_id("fetch")
     run_fetch(sources, settings, run_id, policy, max_pages=args.max_pages)
-    passed = validate_run(settings.db_path, run_id, settings.gx_dir).ok
-    print(format_summary(settings.db_path, run_id))
-    return 0 if passed else 1
+    return _finish(settings, run_id)
 
 
 def cmd_query(args, settings) -> int:

@@ -133,7 +133,8 @@ def _insert_articles(con, articles: pa.Table, keep: list[str], run_id: str) -> N
 def _insert_duplicates(con, verdicts: list[dict], run_id: str) -> None:
     """Distinct documents that duplicate a kept article; `seen_before` replays are not new documents."""
     rows = [{"doc_key": v["doc_key"], "duplicate_of": v["article_id"], "rule": v["reason"],
-             "similarity": v["similarity"], "run_id": run_id} for v in verdicts if "similarity" in v]
+             "similarity": v["similarity"], "run_id": run_id}
+            for v in verdicts if v["state"] == "duplicate" and v["reason"] != "seen_before"]
     if rows:
         con.register("incoming_duplicates", pa.Table.from_pylist(rows))
         con.execute("INSERT OR IGNORE INTO duplicates SELECT doc_key, duplicate_of, rule, similarity, run_id "

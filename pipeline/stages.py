@@ -1,8 +1,8 @@
 """The run as three stage functions, shared by the CLI and the Airflow DAG.
 
-plan      reads the inputs, settles the ones seen before, and writes raw batches (Parquet)
+plan      reads (or fetches) the inputs, settles the ones seen before, and writes raw batches (Parquet)
 process   extracts, detects language and tags entities for one batch; touches no database
-load      the single DuckDB writer: dedup, entities, ledger, one transaction per run
+load      the single DuckDB writer: exact and near dedup, entities, stories, ledger, one transaction per run
 
 Only `plan` and `load` open the DuckDB file, so the parallel `process` tasks never contend for its lock.
 """
@@ -46,6 +46,11 @@ class Plan:
     @property
     def path(self) -> Path:
         return self.run_dir / PLAN_FILE
+
+    @classmethod
+    def of_run(cls, staging_dir: Path, run_id: str) -> Plan:
+        """The plan a `plan` task saved for this run (how a separate `load` task finds it)."""
+        return cls.load(staging.run_dir(staging_dir, run_id) / PLAN_FILE)
 
     def save(self) -> Path:
         """Kept beside the batches, so a separate loader task (or a person debugging) can read it back."""

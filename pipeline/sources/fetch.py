@@ -19,10 +19,9 @@ import yaml
 from pipeline.records import RawDoc
 from pipeline.sources.discovery import Listing, parse_listing
 from pipeline.sources.http import Fetched, PoliteClient
-from pipeline.sources.keys import url_doc_key
+from pipeline.sources.keys import HTML_TYPES, not_html, url_doc_key
 from pipeline.store import connect, migrate
 
-HTML_TYPES = {"text/html", "application/xhtml+xml", ""}
 KINDS = {"feed", "sitemap", "urls"}
 
 
@@ -106,9 +105,8 @@ def _page_doc(key: str, url: str, fetched: Fetched) -> RawDoc:
     if fetched.problem:
         return RawDoc(key, source_uri, "html", fetched.content, url=url, problem=fetched.problem,
                       transient=_transient(fetched))
-    if fetched.content_type not in HTML_TYPES:
-        return RawDoc(key, source_uri, "html", fetched.content, url=url,
-                      problem=f"not an HTML page: content type {fetched.content_type!r}")
+    if fetched.content_type and fetched.content_type not in HTML_TYPES:
+        return RawDoc(key, source_uri, "html", fetched.content, url=url, problem=not_html(fetched.content_type))
     return RawDoc(key, source_uri, "html", fetched.content, url=fetched.final_url or url)
 
 

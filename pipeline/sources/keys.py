@@ -1,4 +1,5 @@
-"""Stable keys for inputs, so the same input is recognised whichever way it arrives."""
+"""Stable keys for inputs, so the same input is recognised whichever way it arrives, and the one test of
+what counts as an HTML page, shared by archive replay and fetching."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import hashlib
 from pathlib import Path
 
 from pipeline.dedup import canonical_url
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
 def content_digest(content: bytes) -> str:
@@ -23,3 +26,7 @@ def file_doc_key(path: Path, content: bytes) -> str:
 
 def url_doc_key(url: str) -> str:
     return f"url:{canonical_url(url) or url}"
+
+
+def not_html(content_type: str) -> str:
+    return f"not an HTML page: content type {content_type or 'unknown'!r}"

@@ -1,4 +1,4 @@
-"""Replay archived inputs: folders and files of .txt, .html/.htm and .jsonl.
+"""Replay archived inputs: folders and files of .txt, .html/.htm, .jsonl and web archives (.warc/.arc).
 
 Every file found becomes at least one RawDoc, including files we cannot read
 (they carry a `problem` and end up rejected), so the ledger accounts for all of them.

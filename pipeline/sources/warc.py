@@ -18,11 +18,10 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from pipeline.records import RawDoc
-from pipeline.sources.keys import content_digest, url_doc_key
+from pipeline.sources.keys import HTML_TYPES, content_digest, not_html, url_doc_key
 
 ARCHIVE_SUFFIXES = {".warc", ".arc"}
 PAGE_RECORD_TYPES = {"response", "resource"}
-HTML_TYPES = {"text/html", "application/xhtml+xml"}
 
 
 def is_archive(path: Path) -> bool:
@@ -64,7 +63,7 @@ def _record_doc(path: Path, number: int, record, max_bytes: int) -> RawDoc:
     elif missing:
         problem = f"truncated record: {missing} of its {record.length} bytes missing"
     elif content_type not in HTML_TYPES and not _looks_like_html(content_type, content):
-        problem = f"not an HTML page: content type {content_type or 'unknown'!r}"
+        problem = not_html(content_type)
     return RawDoc(key, source_uri, "html", content, url=url, problem=problem)
 
 
@@ -81,6 +80,4 @@ def _content_type(record) -> str:
 
 def _looks_like_html(content_type: str, content: bytes) -> bool:
     """Archives often lack a content type (old ARC files, some resource records): sniff the bytes then."""
-    if content_type:
-        return False
     return not content_type and b"<html" in content[:1024].lower()
