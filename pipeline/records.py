@@ -6,7 +6,7 @@ Frozen dataclasses so a stage cannot quietly change what an earlier stage produc
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 
@@ -66,40 +66,6 @@ class Mention:
     start_char: int
     end_char: int
     canonical: str
-
-
-@dataclass(frozen=True)
-class Article:
-    doc_key: str
-    source_uri: str
-    url: str | None
-    canonical_url: str | None
-    title: str | None
-    site: str | None
-    byline: str | None
-    published_at: date | None
-    published_rule: str | None
-    updated_at: date | None
-    language: str | None
-    language_prob: float | None
-    body: str
-    content_hash: str
-    mentions: tuple[Mention, ...] = field(default_factory=tuple)
-
-    @property
-    def article_id(self) -> str:
-        return article_id_for(self.doc_key)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The ledger state of one input that did not become an article in the processing stage."""
-
-    doc_key: str
-    source_uri: str
-    state: str  # "rejected" or "failed"
-    reason: str
-    raw: bytes = b""
 
 
 @dataclass(frozen=True)
