@@ -113,14 +113,11 @@ def cmd_ingest(args, settings) -> int:
 
 
 def cmd_fetch(args, settings) -> int:
-    from pipeline.sources.fetch import Source, load_sources
+    from pipeline.sources.fetch import load_sources, url_sources
     from pipeline.sources.http import HttpPolicy
     from pipeline.stages import run_fetch
 
-    if args.url:
-        sources = [Source(f"url-{n}", args.kind, url) for n, url in enumerate(args.url, start=1)]
-    else:
-        sources = load_sources(Path(args.sources))
+    sources = url_sources(args.url, args.kind) if args.url else load_sources(Path(args.sources))
     policy = HttpPolicy(per_host_delay=args.delay, obey_robots=not args.ignore_robots,
                         allowed_hosts=frozenset(args.allow_host))
     run_id = args.run_id or _new_run_id("fetch")

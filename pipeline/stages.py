@@ -23,7 +23,14 @@ from pipeline.extract.dispatch import Rejected, extract
 from pipeline.loader import load_processed
 from pipeline.records import RawDoc, RunSummary, article_id_for
 from pipeline.settings import Settings
-from pipeline.sources.fetch import Source, fetch_documents, read_listing_states, write_listing_states
+from pipeline.sources.fetch import (
+    Source,
+    fetch_documents,
+    read_listing_states,
+    read_pending_listing_states,
+    save_pending_listing_states,
+    write_listing_states,
+)
 from pipeline.sources.http import HttpPolicy, PoliteClient
 from pipeline.sources.replay import read_inputs
 from pipeline.store import connect, migrate
@@ -31,6 +38,7 @@ from pipeline.store import connect, migrate
 __all__ = ["Plan", "plan_run", "plan_docs", "process_batch", "load_run", "run_pipeline", "run_fetch"]
 
 PLAN_FILE = "plan.json"
+LISTINGS_FILE = "listings.json"
 
 
 @dataclass(frozen=True)
@@ -220,20 +228,57 @@ def run_pipeline(paths: list[str], settings: Settings, run_id: str, today: dt.da
 
 def run_fetch(sources: list[Source], settings: Settings, run_id: str, policy: HttpPolicy,
               max_pages: int | None = None) -> RunSummary:
-    """Poll the sources, fetch the pages not seen before, and run them through the same stages.
+    """The whole fetch run in one process, as the CLI does it: fetch and plan, process each batch, load."""
+    return _run_planned(fetch_plan(sources, settings, run_id, policy, max_pages), settings)
 
-    The listings' validators are saved after the load, so a failed run polls them afresh next time.
+
+def fetch_plan(sources: list[Source], settings: Settings, run_id: str, policy: HttpPolicy,
+               max_pages: int | None = None) -> Plan:
+    """Poll the sources, fetch the pages no earlier run settled, and plan them like replayed files.
+
+    The listings' new validators wait in the run's staging folder and reach `fetch_state` with the
+    load (`load_planned`), so a run that fails before loading polls them afresh next time. A run that
+    already logged inputs (an Airflow run cleared and run again) is planned from its own ledger without
+    any request: the web has moved on since, and the run's counts must still match its ledger.
     """
+    source = ",".join(s.url for s in sources)
+    logged = _logged_inputs(settings.db_path, run_id)
+    if logged:
+        return plan_docs(logged, settings, run_id, source)
     with PoliteClient(policy) as client:
         docs, states = fetch_documents(sources, client, read_listing_states(settings.db_path),
                                        skip=lambda keys: seen_keys(settings.db_path, keys), max_pages=max_pages)
-    summary = _run_planned(plan_docs(docs, settings, run_id, source=",".join(s.url for s in sources)), settings)
-    write_listing_states(settings.db_path, states)
+    plan = plan_docs(docs, settings, run_id, source)
+    save_pending_listing_states(plan.run_dir / LISTINGS_FILE, states)
+    return plan
+
+
+def _logged_inputs(db_path: Path, run_id: str) -> list[RawDoc]:
+    """The inputs a run already logged, as inputs again.
+
+    `plan_docs` settles the loaded, duplicate and rejected ones from the store; the failed ones are
+    not remembered there, so they come back carrying their reason and fail again.
+    """
+    if not Path(db_path).exists():
+        return []
+    with connect(db_path) as con:
+        migrate(con)
+        rows = con.execute("SELECT doc_key, source_uri, state, reason FROM ingest_log WHERE run_id = ? "
+                           "ORDER BY source_uri", [run_id]).fetchall()
+    return [RawDoc(doc_key, source_uri, "html", b"", url=source_uri,
+                   problem=reason if state == "failed" else None, transient=state == "failed")
+            for doc_key, source_uri, state, reason in rows]
+
+
+def load_planned(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
+    """Load the processed batches, then keep the validators of the listings a fetch run polled."""
+    summary = load_run(plan, processed, settings)
+    write_listing_states(settings.db_path, read_pending_listing_states(plan.run_dir / LISTINGS_FILE))
     return summary
 
 
 def _run_planned(plan: Plan, settings: Settings, today: dt.date | None = None) -> RunSummary:
     processed = [process_batch(batch, settings, today) for batch in plan.batches]
-    summary = load_run(plan, processed, settings)
+    summary = load_planned(plan, processed, settings)
     staging.remove_run(settings.staging_dir, plan.run_id)
     return summary

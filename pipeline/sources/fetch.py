@@ -9,6 +9,7 @@ refusals and permanent HTTP errors are rejected, timeouts and 5xx/429 fail (and 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -52,6 +53,13 @@ def load_sources(path: Path) -> list[Source]:
     if unknown:
         raise ValueError(f"{path}: unknown source kind(s) {', '.join(unknown)}; use one of {sorted(KINDS)}")
     return sources
+
+
+def url_sources(urls: list[str], kind: str) -> list[Source]:
+    """Listings given on the command line or in a DAG run's form instead of the sources file."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown source kind {kind!r}; use one of {sorted(KINDS)}")
+    return [Source(f"url-{n}", kind, url) for n, url in enumerate(urls, start=1)]
 
 
 def fetch_documents(sources: list[Source], client: PoliteClient, known: dict[str, ListingState],
@@ -137,3 +145,18 @@ def write_listing_states(db_path: Path, states: list[ListingState]) -> None:
         con.register("polled", rows)
         con.execute("INSERT OR REPLACE INTO fetch_state SELECT url, etag, last_modified, status, problem, entries, "
                     "fetched_at FROM polled")
+
+
+def save_pending_listing_states(path: Path, states: list[ListingState]) -> Path:
+    """Park the polled listings' states beside a run's batches until its load (JSON: a few rows)."""
+    rows = [{**asdict(state), "fetched_at": state.fetched_at.isoformat()} for state in states]
+    Path(path).write_text(json.dumps(rows, indent=1))
+    return Path(path)
+
+
+def read_pending_listing_states(path: Path) -> list[ListingState]:
+    """The states a fetch run parked; none for a replay run, which polls no listing."""
+    if not Path(path).exists():
+        return []
+    rows = json.loads(Path(path).read_text())
+    return [ListingState(**{**row, "fetched_at": dt.datetime.fromisoformat(row["fetched_at"])}) for row in rows]
