@@ -7,6 +7,7 @@ DuckDB allows one writer: every task that opens the file runs in the one-slot `d
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from airflow.sdk.exceptions import AirflowFailException
 DUCKDB_POOL = "duckdb_writer"
 DUCKDB_CONN_ID = "duckdb_default"
 SEEDS_DIR = str(Path(__file__).resolve().parent.parent / "seeds")
+# The folder a scheduled run replays; a deployment points it at its own inbox, the embedded default is the seeds.
+INBOX = os.environ.get("NEWS_INBOX", SEEDS_DIR)
 ARTICLES_ASSET = Asset(name="news_articles", uri="file:///news/articles")
 
 
@@ -43,7 +46,7 @@ def _settings(batch_size: int | None = None):
     max_active_runs=2,
     tags=["news"],
     params={
-        "sources": Param([SEEDS_DIR], type="array", items={"type": "string"},
+        "sources": Param([INBOX], type="array", items={"type": "string"},
                          description="Files or folders to replay (.txt, .html, .jsonl, .warc/.arc archives)."),
         "batch_size": Param(200, type="integer", minimum=1, description="Inputs per processing task."),
         "fail_on_quality": Param(True, type="boolean",
