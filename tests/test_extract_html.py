@@ -72,3 +72,32 @@ def test_site_name_from_og_site_name_or_domain_is_stripped():
 def test_cjk_title_with_a_glued_site_name():
     page = _titled("短缺药品保供稳价 全力保障临床用药需求-新华网", "新华网", site="新华网")
     assert extract_html(page, today=dt.date(2026, 1, 1)).title == "短缺药品保供稳价 全力保障临床用药需求"
+
+
+def _with_json_ld(page: str, json_ld: str) -> str:
+    return page.replace("</head>", f'<script type="application/ld+json">{json_ld}</script></head>')
+
+
+ARTICLE_LD = '{"@context": "https://schema.org", "@graph": [{"@type": "WebPage", "name": "Ministers"}, ' \
+             '{"@type": ["NewsArticle"], "headline": "Lavrov and Arreaza agree to meet again"}]}'
+
+
+def test_h1_confirmed_by_json_ld_headline_beats_a_title_og_title_repeats():
+    page = _with_json_ld(_titled("Ministers meet in Moscow | Example News", "Lavrov and Arreaza agree to meet again"),
+                         ARTICLE_LD)
+    assert extract_html(page, today=dt.date(2026, 1, 1)).title == "Lavrov and Arreaza agree to meet again"
+
+
+def test_without_json_ld_agreement_the_title_stays():
+    page = _titled("Ministers meet in Moscow | Example News", "Lavrov and Arreaza agree to meet again")
+    assert extract_html(page, today=dt.date(2026, 1, 1)).title == "Ministers meet in Moscow"
+    broken = _with_json_ld(page, ARTICLE_LD.replace("}]}", "},]}"))
+    assert extract_html(broken, today=dt.date(2026, 1, 1)).title == "Ministers meet in Moscow"
+
+
+def test_an_og_title_written_apart_from_the_title_outranks_json_ld():
+    page = _with_json_ld(_titled("Ministers meet in Moscow | Example News", "Lavrov and Arreaza agree to meet again"),
+                         ARTICLE_LD)
+    page = page.replace('og:title" content="Ministers meet in Moscow | Example News"',
+                        'og:title" content="Russia backs Caracas"')
+    assert extract_html(page, today=dt.date(2026, 1, 1)).title == "Russia backs Caracas"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import html as html_entities
+import json
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import htmldate
@@ -16,6 +19,10 @@ from pipeline.records import DateCandidate, Extraction
 _HOST_WORDS = frozenset({"www", "amp", "edition", "com", "org", "net", "news"})
 """Host labels that name no site; with labels of two letters or fewer (de, co, m) dropped, the site's
 own name is what is left ("www.golem.de" gives golem)."""
+
+_ARTICLE_TYPE_ENDINGS = ("Article", "Posting")
+"""schema.org types that describe the article itself (NewsArticle, ReportageNewsArticle, BlogPosting,
+LiveBlogPosting, ...), as opposed to the WebPage, Organization or VideoObject items beside it."""
 
 
 def extract_html(html: str, url: str | None = None, today: dt.date | None = None) -> Extraction:
@@ -44,26 +51,74 @@ def extract_html(html: str, url: str | None = None, today: dt.date | None = None
 
 
 def _headline(html: str, document: dict, url: str | None) -> str | None:
-    """The headline readers saw: an <h1> confirmed by the page's title, else the title without its site name.
+    """The headline readers saw, chosen by this precedence:
 
-    trafilatura's title is og:title or <title>, often with "| Site" attached, and og:title is
-    sometimes a shorter social-media variant. An <h1> that is the title, or one of its parts between
-    separators, or exactly the page's <title>, is the headline shown on the page, unless it is
-    the site's name (a logo in an <h1>).
+    1. When og:title says something else than <title> (site names aside), the publisher wrote a
+       separate headline for sharing: an <h1> confirmed by it, else og:title itself (step 3).
+    2. Otherwise og:title only repeats the SEO <title>, and an <h1> that the JSON-LD article
+       `headline` repeats wins: the page and its structured data agree on what the article is called.
+    3. An <h1> that is the title (og:title or <title>), one of its parts between separators, or exactly
+       the page's <title>, unless it is the site's name (a logo in an <h1>); else the title without
+       its site name.
     """
     tree = _tree(html)
     page_title = _first(tree, "//title/text()")
-    title = document.get("title") or _first(tree, '//meta[@property="og:title"]/@content') or page_title
+    og_title = _first(tree, '//meta[@property="og:title"]/@content')
+    title = document.get("title") or og_title or page_title
     if not title:
         return None
     sites = [document.get("sitename") or "", _first(tree, '//meta[@property="og:site_name"]/@content') or "",
              *_host_labels(url or document.get("url"))]
     names = site_keys(sites)
+    h1s = _h1s(tree)
+    if not _differs(og_title, page_title, sites):
+        structured = headline_key(strip_site_name(_json_ld_headline(tree) or "", sites))
+        for h1 in h1s:
+            if structured and headline_key(h1) == structured:
+                return h1
     keys = title_keys(title, loose=False) | {headline_key(page_title)}
-    for h1 in _h1s(tree):
+    for h1 in h1s:
         if headline_key(h1) in keys and not names_site(h1, names):
             return h1
     return strip_site_name(title, sites) or title
+
+
+def _differs(og_title: str | None, page_title: str | None, sites: list[str]) -> bool:
+    """True when og:title and <title> both exist and name the article differently once site names are cut."""
+    if not og_title or not page_title:
+        return False
+    return headline_key(strip_site_name(og_title, sites)) != headline_key(strip_site_name(page_title, sites))
+
+
+def _json_ld_headline(tree) -> str | None:
+    """`headline` of the first schema.org article item in the page's JSON-LD blocks; broken JSON is skipped,
+    as pages often ship it with stray commas or HTML comments."""
+    if tree is None:
+        return None
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        try:
+            data = json.loads(script.text_content())
+        except ValueError:
+            continue
+        for item in _json_ld_items(data):
+            types = item.get("@type")
+            types = types if isinstance(types, list) else [types]
+            headline = item.get("headline")
+            if isinstance(headline, str) and any(str(t).endswith(_ARTICLE_TYPE_ENDINGS) for t in types):
+                return " ".join(html_entities.unescape(headline).split()) or None
+    return None
+
+
+def _json_ld_items(data: object) -> Iterator[dict]:
+    """Every object in a JSON-LD document, depth first: items sit at the top, in lists or under @graph."""
+    stack = [data]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, list):
+            stack[:0] = node
+        elif isinstance(node, dict):
+            yield node
+            stack[:0] = [value for value in node.values() if isinstance(value, (dict, list))]
 
 
 def _tree(html: str) -> lxml.html.HtmlElement | None:
