@@ -1,7 +1,10 @@
-"""Exact duplicate detection: canonical URL and normalised content hash.
+"""Exact duplicate detection and page versions: canonical URL and normalised content hash.
 
-Near-duplicates and story grouping build on these keys later; here a document is a
-duplicate when it has the same canonical URL or the same body after normalisation.
+A known canonical URL decides first: the same body as one of the page's versions is a duplicate (rule
+`canonical_url`), a body new to that URL is a new version of the page, loaded and linked to its first version.
+Only an input whose URL is new (or absent) is then matched on its body alone (rule `content_hash`), and after
+that on near-duplicate bodies (`pipeline.neardup`). The same page is the stronger evidence: a corrected article
+is a near-duplicate of its earlier text, and it must become a version, not vanish as a duplicate.
 """
 
 from __future__ import annotations
@@ -11,17 +14,68 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import courlan
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_AMP_VIEWER = re.compile(
+    r"^https?://(?:[\w-]+\.cdn\.ampproject\.org/[a-z]/|(?:www\.)?google\.[a-z.]+/amp/)(?P<secure>s/)?(?P<rest>.+)$",
+    re.IGNORECASE,
+)
+"""Google's AMP cache (`…cdn.ampproject.org/c/s/host/path`) and viewer (`google.com/amp/s/host/path`) wrap the
+publisher's URL; `s/` means it was https."""
+_VARIANT_HOST_LABELS = frozenset({"www", "m", "mobile", "amp"})
+_AMP_SUFFIX = re.compile(r"\.amp(?=\.html?$|$)", re.IGNORECASE)
 
 
 def canonical_url(url: str | None) -> str | None:
-    """Scheme/host lower-cased, tracking parameters and fragment gone; None for what is not a web URL."""
-    cleaned = courlan.clean_url(url.strip()) if url else None
+    """The one URL of a page however it was linked; None for what is not a web URL.
+
+    courlan lower-cases scheme and host, drops the fragment and every query parameter but the few that name
+    content (`id`, `p`, `page`, …), which takes tracking (`utm_*`, `?ref=rss`) and the AMP/mobile switches
+    (`?amp=1`, `?outputType=amp`, Blogger's `?m=1`) with it. On top of that, the mobile and AMP copies of a
+    page map to the desktop page (see `_desktop_host`, `_desktop_path`), Google AMP cache URLs to the
+    publisher's, and a trailing slash is dropped.
+    """
+    if not url:
+        return None
+    cleaned = courlan.clean_url(_unwrap_amp_viewer(url.strip()))
     checked = courlan.check_url(cleaned) if cleaned else None
-    return courlan.normalize_url(checked[0], strict=True) if checked else None
+    if not checked:
+        return None
+    page, registered_domain = checked
+    parts = urlsplit(page)
+    netloc = _desktop_host(parts.netloc, registered_domain)
+    desktop = urlunsplit((parts.scheme, netloc, _desktop_path(parts.path), parts.query, ""))
+    return courlan.normalize_url(desktop, strict=True, trailing_slash=False)
+
+
+def _unwrap_amp_viewer(url: str) -> str:
+    wrapped = _AMP_VIEWER.match(url)
+    if not wrapped:
+        return url
+    return f"{'https' if wrapped['secure'] else 'http'}://{wrapped['rest']}"
+
+
+def _desktop_host(netloc: str, registered_domain: str) -> str:
+    """Drop `www`, `m`, `mobile` and `amp` labels, but only among the subdomains: `m.example.com`,
+    `amp.theguardian.com` and `en.m.wikipedia.org` lose them, `amp.dev` and `mobile.de` (registered domains
+    themselves) keep them. `www.example.com` and `example.com` therefore meet too."""
+    host, colon, port = netloc.partition(":")
+    if not registered_domain or not host.endswith("." + registered_domain):
+        return netloc
+    subdomains = host.removesuffix("." + registered_domain).split(".")
+    kept = [label for label in subdomains if label not in _VARIANT_HOST_LABELS]
+    return ".".join([*kept, registered_domain]) + colon + port
+
+
+def _desktop_path(path: str) -> str:
+    """Drop every path segment `amp` (`/amp/story`, `/news/amp/world-1`, `/story/amp/`) and an `.amp` before
+    the extension of the last one (`story.amp.html` → `story.html`, `story.amp` → `story`)."""
+    segments = [s for s in path.split("/") if s.lower() != "amp"]
+    segments[-1] = _AMP_SUFFIX.sub("", segments[-1])
+    return "/".join(segments) or "/"
 
 
 def content_hash(body: str) -> str:
@@ -33,26 +87,53 @@ def content_hash(body: str) -> str:
 @dataclass(frozen=True)
 class DuplicateMatch:
     duplicate_of: str  # article_id of the kept article
-    rule: str  # "canonical_url" or "content_hash"
+    rule: str  # "canonical_url" (a version of that page has this body) or "content_hash" (another page has it)
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    """A known page with a body none of its versions has: loaded as a new article linked to the first one."""
+
+    version_of: str  # article_id of the page's first version
+    version: int  # this version's number: 2 for the first change
+
+
+@dataclass(frozen=True)
+class KnownArticle:
+    article_id: str
+    canonical_url: str | None
+    content_hash: str
 
 
 class ExactIndex:
-    """Canonical URLs and content hashes already kept, from the store and from this run so far."""
+    """Versions per canonical URL and content hashes already kept, from the store and from this run so far.
 
-    def __init__(self, known: Iterable[tuple[str, str | None, str]] = ()):
-        self._by_url: dict[str, str] = {}
+    Known articles must come in version order (the first version of a page first), as `add` appends.
+    """
+
+    def __init__(self, known: Iterable[KnownArticle] = ()):
+        self._versions: dict[str, list[KnownArticle]] = {}
         self._by_hash: dict[str, str] = {}
-        for article_id, url, digest in known:
-            self.add(article_id, url, digest)
+        for article in known:
+            self.add(article)
 
-    def match(self, url: str | None, digest: str) -> DuplicateMatch | None:
-        if url and url in self._by_url:
-            return DuplicateMatch(self._by_url[url], "canonical_url")
+    def match(self, url: str | None, digest: str) -> DuplicateMatch | NewVersion | None:
+        """Same page first (duplicate of the version with this body, else a new version), then same body.
+
+        A body equal to *any* earlier version is a duplicate, not a new version: replaying an older capture
+        adds nothing. The price: a page reverted to an earlier text is not recorded as a version again.
+        """
+        versions = self._versions.get(url) if url else None
+        if versions:
+            same = next((v.article_id for v in versions if v.content_hash == digest), None)
+            if same:
+                return DuplicateMatch(same, "canonical_url")
+            return NewVersion(versions[0].article_id, len(versions) + 1)
         if digest in self._by_hash:
             return DuplicateMatch(self._by_hash[digest], "content_hash")
         return None
 
-    def add(self, article_id: str, url: str | None, digest: str) -> None:
-        if url:
-            self._by_url.setdefault(url, article_id)
-        self._by_hash.setdefault(digest, article_id)
+    def add(self, article: KnownArticle) -> None:
+        if article.canonical_url:
+            self._versions.setdefault(article.canonical_url, []).append(article)
+        self._by_hash.setdefault(article.content_hash, article.article_id)
