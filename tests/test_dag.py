@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -13,40 +14,49 @@ from pipeline.stages import run_pipeline
 from pipeline.store import connect, query
 from tests.conftest import REPO, SEEDS
 
-DAG_FILE = REPO / "dags" / "news_ingest.py"
+DAGS = REPO / "dags"
 
-IMPORT_GUARD = f"""
+IMPORT_GUARD = """
 import socket, sys, importlib.util, duckdb
 def refuse(*args, **kwargs):
     raise AssertionError("network or database touched while parsing the DAG file")
 socket.socket.connect = refuse
 socket.create_connection = refuse
 duckdb.connect = refuse
-spec = importlib.util.spec_from_file_location("news_ingest", {str(DAG_FILE)!r})
+sys.path.append({dags!r})  # Airflow puts the DAG bundle's folder on sys.path before parsing
+spec = importlib.util.spec_from_file_location("dag_file", {dag_file!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-heavy = sorted(m for m in ("spacy", "great_expectations", "trafilatura", "pipeline.stages") if m in sys.modules)
+heavy = sorted(m for m in ("spacy", "great_expectations", "trafilatura", "feedparser", "pipeline.stages")
+               if m in sys.modules)
 assert not heavy, heavy
 print("ok")
 """
 
 
-def test_parsing_the_dag_file_touches_no_network_database_or_heavy_module():
-    done = subprocess.run([sys.executable, "-c", IMPORT_GUARD], capture_output=True, text=True)
+@pytest.mark.parametrize("dag_file", ["news_ingest.py", "news_fetch.py"])
+def test_parsing_the_dag_file_touches_no_network_database_or_heavy_module(dag_file):
+    guard = IMPORT_GUARD.format(dags=str(DAGS), dag_file=str(DAGS / dag_file))
+    done = subprocess.run([sys.executable, "-c", guard], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().endswith("ok")
 
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from airflow.dag_processing.dagbag import DagBag
+    """Parsed as Airflow's DAG processor and workers do: the DAG folder is a bundle, importable by name."""
+    from airflow.dag_processing.dagbag import BundleDagBag
 
-    return DagBag(dag_folder=str(REPO / "dags"))
+    return BundleDagBag(dag_folder=str(DAGS), bundle_path=DAGS)
 
 
-def test_dagbag_has_no_import_errors(dagbag):
+def test_dagbag_has_both_dags_and_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "news_ingest" in dagbag.dag_ids
+    assert sorted(dagbag.dag_ids) == ["news_fetch", "news_ingest"]
+
+
+def writer_pools(dag) -> dict[str, str]:
+    return {task.task_id: task.pool for task in dag.tasks}
 
 
 def test_dag_is_nightly_without_catchup_and_writers_share_one_pool(dagbag):
@@ -55,14 +65,36 @@ def test_dag_is_nightly_without_catchup_and_writers_share_one_pool(dagbag):
     assert dag.catchup is False
     assert dag.is_paused_upon_creation is False
     assert set(dag.params) == {"sources", "batch_size", "fail_on_quality"}
-    pools = {task.task_id: task.pool for task in dag.tasks}
+    pools = writer_pools(dag)
     assert {pools[t] for t in ("plan", "load", "validate", "report")} == {"duckdb_writer"}
     assert pools["process"] != "duckdb_writer"
     assert [o.name for o in dag.get_task("load").outlets] == ["news_articles"]
 
 
+def test_fetch_dag_is_hourly_paused_one_run_at_a_time_and_shares_the_writer_pool(dagbag):
+    dag = dagbag.dags["news_fetch"]
+    assert dag.schedule == "@hourly"
+    assert (dag.catchup, dag.is_paused_upon_creation, dag.max_active_runs) == (False, True, 1)
+    assert set(dag.params) == {"sources_file", "urls", "kind", "max_pages", "delay", "allow_hosts", "batch_size",
+                               "fail_on_quality"}
+    assert dag.params["sources_file"].endswith("sources.yaml") and dag.params["delay"] == 1.0
+    pools = writer_pools(dag)
+    assert {pools[t] for t in ("fetch", "load", "validate", "report")} == {"duckdb_writer"}
+    assert pools["process"] != "duckdb_writer"
+    assert [o.name for o in dag.get_task("load").outlets] == ["news_articles"]
+    assert dag.get_task("process").upstream_task_ids == {"fetch"}
+
+
+def test_fetch_schedule_comes_from_the_environment_at_parse_time():
+    probe = f"import sys; sys.path.append({str(DAGS)!r}); import news_fetch; print(news_fetch.news_fetch().schedule)"
+    env = {**os.environ, "NEWS_FETCH_SCHEDULE": "*/15 * * * *"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "*/15 * * * *"
+
+
 def test_ruff_airflow3_rules_pass():
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "AIR3", str(REPO / "dags")],
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "AIR3", str(DAGS)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
 

@@ -1,0 +1,71 @@
+"""Web fetch, hourly: fetch (poll listings, fetch new pages) -> process (mapped) -> load -> validate -> report.
+
+`fetch` polls the feeds, sitemaps and URL lists of `sources.yaml` (or the `urls` Param) with conditional
+GET, fetches the pages no earlier run settled (robots.txt, per-host delay, retries, size caps, SSRF
+guard) and writes them as raw Parquet batches to the run's staging folder; from there the run is the
+same as `news_ingest`'s (`news_tasks.py`). `fetch` reads the store to skip settled URLs, so it runs in
+the one-slot `duckdb_writer` pool like every task that opens the DuckDB file; `max_pages` and `delay`
+bound how long it holds the slot.
+
+The schedule is `@hourly`, or the cron expression or preset in `NEWS_FETCH_SCHEDULE` when the DAG file is
+parsed. The DAG is paused on creation: it contacts other people's servers, so someone unpauses it on
+purpose. Backfills re-poll the sources as they are now (the web keeps no past), adding only what is new.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import Param, dag, task
+from news_tasks import DUCKDB_POOL, engine_settings, process_and_load
+
+SOURCES_FILE = str(Path(__file__).resolve().parent.parent / "sources.yaml")
+FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
+
+
+@dag(
+    dag_id="news_fetch",
+    schedule=FETCH_SCHEDULE,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    is_paused_upon_creation=True,
+    max_active_runs=1,
+    tags=["news", "web"],
+    params={
+        "sources_file": Param(SOURCES_FILE, type="string",
+                              description="YAML file of feeds, sitemaps and URL lists to poll."),
+        "urls": Param([], type="array", items={"type": "string"},
+                      description="Listings to poll instead of the sources file (all of the kind below)."),
+        "kind": Param("feed", type="string", enum=["feed", "sitemap", "urls"], description="Kind of every URL."),
+        "max_pages": Param(200, type="integer", minimum=1, description="Fetch at most this many new pages."),
+        "delay": Param(1.0, type="number", minimum=0,
+                       description="Seconds between requests to one host (0 only for your own servers)."),
+        "allow_hosts": Param([], type="array", items={"type": "string"},
+                             description="Hosts allowed although they resolve to a private address."),
+        "batch_size": Param(200, type="integer", minimum=1, description="Pages per processing task."),
+        "fail_on_quality": Param(True, type="boolean",
+                                 description="Fail the run when a critical quality expectation fails."),
+    },
+    doc_md=__doc__,
+)
+def news_fetch():
+    @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=30))
+    def fetch(params=None, run_id=None) -> list[str]:
+        """Returns the raw batch files to map over; the listings' new validators wait for the load."""
+        from pipeline.sources.fetch import load_sources, url_sources
+        from pipeline.sources.http import HttpPolicy
+        from pipeline.stages import fetch_plan
+
+        urls = list(params["urls"])
+        sources = url_sources(urls, params["kind"]) if urls else load_sources(Path(params["sources_file"]))
+        policy = HttpPolicy(per_host_delay=float(params["delay"]), allowed_hosts=frozenset(params["allow_hosts"]))
+        planned = fetch_plan(sources, engine_settings(params["batch_size"]), run_id, policy,
+                             max_pages=params["max_pages"])
+        return [str(batch) for batch in planned.batches]
+
+    process_and_load(fetch())
+
+
+news_fetch()

@@ -1,0 +1,81 @@
+"""The tasks every news DAG shares after its planning task: process (mapped) -> load -> validate -> report.
+
+A DAG plans its run its own way (replaying folders, fetching the web), writing raw Parquet batches to
+staging and returning their paths; `process_and_load` wires the rest. Airflow puts the DAG folder on
+`sys.path` (it is the DAG bundle), so the DAG files import this module by name; `.airflowignore` keeps
+the DAG processor from parsing it as a DAG file. Heavy imports happen inside the tasks, so importing
+this module touches no database, no network and no NLP model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow.sdk import Asset, task
+from airflow.sdk.exceptions import AirflowFailException
+
+DUCKDB_POOL = "duckdb_writer"
+DUCKDB_CONN_ID = "duckdb_default"
+ARTICLES_ASSET = Asset(name="news_articles", uri="file:///news/articles")
+
+
+def engine_settings(batch_size: int | None = None):
+    """Engine settings, with the DuckDB file taken from the `duckdb_default` connection when it is set."""
+    from dataclasses import replace
+
+    from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+
+    from pipeline.settings import load_settings
+
+    settings = load_settings()
+    database = DuckDBHook(duckdb_conn_id=DUCKDB_CONN_ID).get_database()
+    if database and database != ":memory:":
+        settings = settings.with_db(database)
+    return replace(settings, batch_size=batch_size) if batch_size else settings
+
+
+@task
+def process(batch_path: str, params=None) -> str:
+    """Extraction, language and NER for one batch; opens no database, so mapped copies run in parallel."""
+    from pipeline.stages import process_batch
+
+    return str(process_batch(Path(batch_path), engine_settings(params["batch_size"])))
+
+
+@task(pool=DUCKDB_POOL, outlets=[ARTICLES_ASSET], trigger_rule="none_failed")
+def load(processed: list[str], run_id=None) -> dict:
+    """The run's one DuckDB transaction; reads the plan the planning task left in the run's staging folder."""
+    from pipeline.stages import Plan, load_planned
+
+    settings = engine_settings()
+    return load_planned(Plan.of_run(settings.staging_dir, run_id), list(processed or []), settings).to_xcom()
+
+
+@task(pool=DUCKDB_POOL)
+def validate(summary: dict, params=None) -> dict:
+    from pipeline.quality import validate_run
+
+    settings = engine_settings()
+    report = validate_run(settings.db_path, summary["run_id"], settings.gx_dir)
+    if params["fail_on_quality"] and not report.ok:
+        names = ", ".join(f"{o.suite}.{o.expectation}" for o in report.critical_failures)
+        raise AirflowFailException(f"critical quality expectations failed: {names}")
+    return {"passed": report.passed, "failed": report.failed, "docs": str(report.docs_index)}
+
+
+@task(pool=DUCKDB_POOL)
+def report(summary: dict, quality: dict) -> str:
+    """Prints the run summary to the task log and drops the run's staging files, now loaded."""
+    from pipeline.report import format_summary
+    from pipeline.staging import remove_run
+
+    settings = engine_settings()
+    print(format_summary(settings.db_path, summary["run_id"]))
+    remove_run(settings.staging_dir, summary["run_id"])
+    return str(settings.db_path)
+
+
+def process_and_load(batch_paths) -> None:
+    """Wire the shared stages after a DAG's planning task, whose XCom is the list of raw batch paths."""
+    summary = load(process.expand(batch_path=batch_paths))
+    report(summary, validate(summary))
