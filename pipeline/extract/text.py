@@ -11,6 +11,7 @@ precedence, so a choice can be audited and a missing date stays None.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -101,12 +102,12 @@ _DATELINE_SITE = re.compile(r"^[A-Z][A-Z .,'\-]{1,40}\s*\((?P<site>[^)]{2,40})\)
 
 _STOP_HEADINGS = re.compile(
     r"(?:related(?:\s+(?:stories|articles|content|news|posts|links|coverage|topics|tags|videos))?"
-    r"|realted stories|.{0,40}\brecommends|more\s+(?:stories|news|articles|on this|from\b.*)|more\s+from\s+.*"
+    r"|realted stories|more\s+(?:stories|news|articles|on this|from\b.*)|more\s+from\s+.*"
     r"|read\s+(?:next|more|also)|also\s+read|see\s+also|you\s+(?:may|might)\s+also\s+(?:like|be interested.*)"
     r"|recommended(?:\s+(?:for you|stories|articles))?|latest(?:\s+(?:news|stories|articles))?|don'?t\s+miss"
     r"|most\s+(?:read|popular|viewed|shared)|trending(?:\s+now)?|top\s+stories|editor'?s\s+picks?"
     r"|comments?|\d+\s+comments?|leave\s+a\s+(?:comment|reply)|your\s+comment|post\s+a\s+comment"
-    r"|audios?\s+and\s+videos?\s+on\s+the\s+topic|.{0,30}\bread\s+next|what\s+to\s+read\s+next"
+    r"|audios?\s+and\s+videos?\s+on\s+the\s+topic|what\s+to\s+read\s+next"
     r"|mehr\s+zum\s+thema|das\s+k[öo]nnte\s+sie\s+auch\s+interessieren|weitere\s+artikel|[äa]hnliche\s+artikel"
     r"|verwandte\s+artikel|lesen\s+sie\s+auch|meistgelesen|kommentare|[àa]\s+lire\s+aussi|sur\s+le\s+m[êe]me\s+sujet"
     r"|noticias\s+relacionadas|art[íi]culos\s+relacionados|leia\s+tamb[ée]m|potrebbe\s+interessarti|tags?|themen"
@@ -115,6 +116,9 @@ _STOP_HEADINGS = re.compile(
     r"|zu\s+den\s+kommentaren\s+springen|anzahl\s+kommentare|articles?\s+connexes|[àa]\s+voir\s+aussi)",
     re.I,
 )
+_STOP_HEADING_ENDS = re.compile(r".{0,40}\brecommends|.{0,30}\bread\s+next", re.I)
+"""Stop headings known by their last words ("The Editors recommends", "Our read next"); apart from
+_STOP_HEADINGS, whose alternatives all start with a word, so a block is scanned only when it holds them."""
 _BOILER_EXACT = re.compile(
     r"(?:advertisement|anzeige|werbung|publicit[ée]|publicidad|pubblicit[àa]|sponsored|ad|ads|share|share this"
     r"|share (?:on|via) .{1,20}|tweet|print|e-?mail|copy link(?: copied)?|open in app|e-?paper|log ?in|sign ?in"
@@ -162,7 +166,11 @@ _CREDIT_WORDS = re.compile(
 )
 _CREDIT_HINTS = re.compile("photo|foto|image|bild|picture|getty")
 _TEASER_TAIL = re.compile(r"(?:\.\.\.|\u2026|\(\d{1,2}\.\d{1,2}\.\d{4}\)|\b\d+\s*min(?:s|utes)?\s+read)\s*$", re.I)
+_TEASER_LAST_CHARS = frozenset(".\u2026)dD")
+"""Last characters a teaser tail can end in ("...", "…", "(12.03.2019)", "5 min read"): a cheap test first."""
 _VIDEO_MARKER = re.compile(r"^(?:watch(?: the)? video|video|play video)\b.{0,20}$", re.I)
+_TIME_OR_ZONE = re.compile(r"\d{1,2}[:.h]\d{2}(?:\s*(?:am|pm|uhr))?|\b[A-Z]{2,4}\b|[^\w]", re.I)
+"""What may stand beside a date in a date line: clock times, time zones and weekday abbreviations, punctuation."""
 _RELATIVE_TIME = re.compile(r"^\d+\s*(?:hrs?|hours?|mins?|minutes?|days?|std\.?|stunden)\b.{0,30}$", re.I)
 
 CJK_SITE_MAX_CHARS = 10
@@ -247,7 +255,7 @@ def _classify(blocks: list[str]) -> list[str]:
         before, kind = kinds[i - 1], kinds[i]
         if before == "credit" and _CREDIT_SLASH.fullmatch(blocks[i - 1]) and kind != "stop":
             kinds[i] = "caption"
-        elif _VIDEO_MARKER.match(blocks[i - 1]) and kind in ("short", "medium") and not _ends_sentence(blocks[i]):
+        elif kind in ("short", "medium") and not _ends_sentence(blocks[i]) and _VIDEO_MARKER.match(blocks[i - 1]):
             kinds[i] = "teaser"
     return kinds
 
@@ -279,23 +287,29 @@ def _ends_sentence(block: str) -> bool:
     return block[-1:] in _SENTENCE_END
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _kind(block: str) -> str:
-    """Classify one block as prose ("good"/"medium"), "short", or one kind of boilerplate."""
+    """Classify one block as prose ("good"/"medium"), "short", or one kind of boilerplate.
+
+    Cached: a site's menus, share buttons and footers repeat on every one of its pages, so in a batch
+    most short blocks have been classified before. The kind depends on the block alone.
+    """
     bare = block.strip(" -\u2013\u2014\u2022*|:>")
     words = _words(block)
-    if words <= 8 and _STOP_HEADINGS.fullmatch(bare.rstrip(":").strip()):
+    lower = block.lower()
+    if words <= 8 and _is_stop_heading(bare.rstrip(":").strip(), lower):
         return "stop"
     if words <= 6 and _BOILER_EXACT.fullmatch(bare):
         return "boiler"
     if _is_metadata(block, words):
         return "meta"
-    if words <= 40 and (_BOILER_PREFIX.match(bare) or _has_boiler_words(block)):
+    if words <= 40 and (_BOILER_PREFIX.match(bare) or _has_boiler_words(block, lower)):
         return "boiler"
-    if words > 40 and _is_consent(block):
+    if words > 40 and _is_consent(block, lower):
         return "boiler"
-    if words <= 60 and _is_credit(block):
+    if words <= 60 and _is_credit(block, lower):
         return "credit"
-    if len(block) < 400 and _TEASER_TAIL.search(block[-40:]):
+    if len(block) < 400 and block[-1] in _TEASER_LAST_CHARS and _TEASER_TAIL.search(block[-40:]):
         return "teaser"
     if words >= 12 and not _ends_sentence(block) and "." not in block[:-1]:
         return "caption"
@@ -306,25 +320,32 @@ def _kind(block: str) -> str:
     return "short"
 
 
-def _is_consent(block: str) -> bool:
+def _is_stop_heading(heading: str, lower: str) -> bool:
+    """A heading that ends the article ("Related stories", "Mehr zum Thema", "Editor's picks")."""
+    if _STOP_HEADINGS.fullmatch(heading):
+        return True
+    return ("recommends" in lower or "read" in lower) and bool(_STOP_HEADING_ENDS.fullmatch(heading))
+
+
+def _is_consent(block: str, lower: str) -> bool:
     """A long cookie or data-protection notice: two different consent terms. A case-sensitive
     pre-check first, as the case-insensitive scan of a whole paragraph is slow and prose rarely has any."""
-    if not _CONSENT_HINTS.search(block.lower()):
+    if not _CONSENT_HINTS.search(lower):
         return False
     return len(set(m.lower() for m in _CONSENT.findall(block))) >= 2
 
 
-def _has_boiler_words(block: str) -> bool:
+def _has_boiler_words(block: str, lower: str) -> bool:
     """Cookie, subscription and login vocabulary; a case-sensitive pre-check first because the
     case-insensitive word regex is slow and most blocks carry none of it."""
-    return bool(_BOILER_HINTS.search(block.lower()) and _BOILER_WORDS.search(block))
+    return bool(_BOILER_HINTS.search(lower) and _BOILER_WORDS.search(block))
 
 
-def _is_credit(block: str) -> bool:
+def _is_credit(block: str, lower: str) -> bool:
     """Photo credit or a caption carrying one; cheap substring tests first, as most blocks are neither."""
     if "\u00a9" in block or ("/" in block and _CREDIT_SLASH.search(block)):
         return True
-    return bool(_CREDIT_HINTS.search(block.lower()) and _CREDIT_WORDS.search(block))
+    return bool(_CREDIT_HINTS.search(lower) and _CREDIT_WORDS.search(block))
 
 
 def _is_metadata(block: str, words: int) -> bool:
@@ -346,7 +367,7 @@ def _date_dominant(block: str) -> bool:
     rest = block
     for _, (lo, hi) in found:
         rest = rest[:lo] + " " * (hi - lo) + rest[hi:]
-    rest = re.sub(r"\d{1,2}[:.h]\d{2}(?:\s*(?:am|pm|uhr))?|\b[A-Z]{2,4}\b|[^\w]", " ", rest, flags=re.I)
+    rest = _TIME_OR_ZONE.sub(" ", rest)
     return len(rest.split()) <= 3
 
 
