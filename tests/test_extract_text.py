@@ -202,6 +202,21 @@ def test_title_repeated_verbatim_is_the_headline_whatever_it_looks_like() -> Non
     assert extract_text(text).title == "First image: how the cable car could look"
 
 
+def test_headline_below_a_kicker_beats_the_breadcrumb_copy_of_the_title() -> None:
+    text = _page("Council budget: roads win, schools wait", "Home", "Council budget: roads win, schools wait",
+                 "Late-night vote", "Council budget passes after schools lose the roads fight")
+    assert extract_text(text).title == "Council budget passes after schools lose the roads fight"
+
+
+def test_kicker_rule_ignores_a_line_about_something_else_or_much_longer() -> None:
+    other = _page("Council budget: roads win, schools wait", "Home", "Council budget: roads win, schools wait",
+                  "Late-night vote", "Weather turns cold across the region tonight")
+    assert extract_text(other).title == "Council budget: roads win, schools wait"
+    author = _page("Council budget: roads win, schools wait", "Council budget: roads win, schools wait", "JD",
+                   "Jane Doe, council reporter covering budget, roads, schools and everything else in the county")
+    assert extract_text(author).title == "Council budget: roads win, schools wait"
+
+
 def test_title_keys_cover_every_run_of_parts() -> None:
     keys = title_keys("Kicker: Headline here | Section - Site")
     assert {"headline here", "kicker headline here", "headline here section"} <= keys

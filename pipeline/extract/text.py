@@ -176,6 +176,12 @@ _RELATIVE_TIME = re.compile(r"^\d+\s*(?:hrs?|hours?|mins?|minutes?|days?|std\.?|
 CJK_SITE_MAX_CHARS = 10
 """Longest CJK <title> segment taken for a site or section name ("朝日新聞デジタル"); CJK headlines are longer."""
 
+KICKER_MAX_WORDS = 5
+"""Longest kicker (overline) set above a headline: "Umbau des Weissen Hauses –", "Emotionales Interview"."""
+
+HEADLINE_MAX_GROWTH = 1.6
+"""How much longer than the <title> copy the headline below a kicker may be; standfirsts run longer."""
+
 HEADLINE_SLACK = 10
 """How many more characters than its folded form a headline may take in the raw text (quotes, spaces)."""
 
@@ -398,8 +404,8 @@ def _find_title(page: _Page) -> str | None:
     first = blocks[0]
     if _words(first) >= 2:
         shown = _shown_headline(page)
-        if shown:
-            return shown
+        if shown is not None:
+            return _headline_after_kicker(page, shown) or blocks[shown]
         if page.kinds[0] not in ("meta", "boiler", "stop", "credit"):
             return _strip_title_suffix(first)
     for i in range(page.start - 1, max(-1, page.start - HEADER_WINDOW), -1):
@@ -408,8 +414,8 @@ def _find_title(page: _Page) -> str | None:
     return None
 
 
-def _shown_headline(page: _Page) -> str | None:
-    """The block above the body that repeats the <title> line or its headline part.
+def _shown_headline(page: _Page) -> int | None:
+    """Index of the block above the body that repeats the <title> line or its headline part.
 
     A verbatim repeat of the first line counts whatever its kind (a headline saying "Bild:" looks
     like a credit); a part of it must not be metadata. The longest match wins, then the one
@@ -426,13 +432,39 @@ def _shown_headline(page: _Page) -> str | None:
             continue
         key = headline_key(block)
         if key == full:
-            return block
+            return i
         if _words(block) < 3 or page.kinds[i] in ("meta", "boiler", "stop"):
             continue
         if key in keys or _after_date_prefix(lead, fold(block)):
             if best is None or len(key) >= best[0]:
                 best = (len(key), i)
-    return page.blocks[best[1]] if best else None
+    return best[1] if best else None
+
+
+def _headline_after_kicker(page: _Page, shown: int) -> str | None:
+    """The headline two blocks below a copy of the <title>, behind a short kicker ("Emotional interview").
+
+    Many sites print the SEO <title> once more as the last breadcrumb, then the article's own kicker and
+    headline. That headline is the one set above the article, so it wins when it is headline-shaped and
+    shares at least two words with the <title> copy (it is about the same thing, not a teaser).
+    """
+    kicker, headline = shown + 1, shown + 2
+    if headline > page.start + 2 or headline >= len(page.blocks):
+        return None
+    if not (_words(page.blocks[kicker]) <= KICKER_MAX_WORDS and page.blocks[kicker][-1] not in ".!?"):
+        return None
+    block, kind = page.blocks[headline], page.kinds[headline]
+    if kind not in ("short", "medium", "caption") or not 3 <= _words(block) <= 30 or block[-1] in ".,;:":
+        return None
+    if len(block) > HEADLINE_MAX_GROWTH * len(page.blocks[shown]):
+        return None
+    shared = _content_words(block) & _content_words(page.blocks[shown])
+    return block if len(shared) >= 2 else None
+
+
+def _content_words(text: str) -> set[str]:
+    """Folded words of four letters or more: enough to tell two headlines are about the same thing."""
+    return {word for word in _KEY_WORD.findall(fold(text)) if len(word) >= 4}
 
 
 def headline_key(text: str | None) -> str:
