@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import staging
-from pipeline.dedup import ExactIndex
+from pipeline.dedup import DuplicateMatch, ExactIndex, KnownArticle
 from pipeline.enrich.entities import resolve_corpus
 from pipeline.enrich.places import country_code
 from pipeline.neardup import NearDupIndex
@@ -29,6 +29,8 @@ _INCOMING_ENTITY_SCHEMA = pa.schema([
     ("aliases", pa.list_(pa.string())), ("country_code", pa.string()),
 ])
 """Explicit, as a batch whose places all lack a code would otherwise give ``country_code`` Arrow's null type."""
+_KEPT_SCHEMA = pa.schema([("article_id", pa.string()), ("version_of", pa.string()), ("version", pa.int32())])
+"""The articles a load keeps, with their version links (version_of NULL and version 1 for a first version)."""
 
 
 def _now() -> dt.datetime:
@@ -49,10 +51,11 @@ def load_processed(db_path: Path, run_id: str, source: str, settled_path: Path, 
         con.execute("BEGIN")
         ledger += _load_outcomes(con, outcomes)
         near = NearDupIndex(con)
-        keep, verdicts = _dedup(con, articles, run_id, near)
+        kept, verdicts = _dedup(con, articles, run_id, near)
         ledger += verdicts
-        _insert_articles(con, articles, keep, run_id)
+        _insert_articles(con, articles, kept, run_id)
         _insert_duplicates(con, verdicts, run_id)
+        keep = kept["article_id"].to_pylist()
         dates = _concat(processed, "dates.parquet", staging.DATE_SCHEMA)
         con.register("incoming_dates", _only(dates, keep))
         con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
@@ -89,43 +92,74 @@ def _load_outcomes(con, outcomes: pa.Table) -> list[dict]:
     return outcomes.drop_columns(["raw"]).to_pylist()
 
 
-def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[list[str], list[dict]]:
-    """Which articles to load, and a ledger row for every article: exact, then near-duplicate checks."""
-    index = ExactIndex(con.execute("SELECT article_id, canonical_url, content_hash FROM articles").fetchall())
-    existing = dict(con.execute("SELECT article_id, run_id FROM articles").fetchall())
+def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[pa.Table, list[dict]]:
+    """Which articles to load (with their version links), and a ledger row for every article.
+
+    Precedence: the same input loaded before (`seen_before`); then the same page (canonical URL), which makes
+    the article a duplicate of the version with its body or else a new version; then the same body elsewhere
+    (`content_hash`); then a near-duplicate body. A corrected article is a near-duplicate of its first text, so
+    the page must be asked first for the correction to become a version.
+    """
+    index, existing = _known(con, articles)
     keep, verdicts = [], []
     columns = ["article_id", "doc_key", "source_uri", "canonical_url", "content_hash", "body"]
     for row in articles.select(columns).to_pylist():
         entry = {"doc_key": row["doc_key"], "source_uri": row["source_uri"], "article_id": row["article_id"]}
         if row["article_id"] in existing:
-            same_run = existing[row["article_id"]] == run_id
+            first_run, version_of = existing[row["article_id"]]
+            same_run = first_run == run_id
             verdicts.append({**entry, "state": "loaded" if same_run else "duplicate",
-                             "reason": None if same_run else "seen_before"})
+                             "reason": loaded_reason(version_of) if same_run else "seen_before"})
             continue
         match = index.match(row["canonical_url"], row["content_hash"])
-        if match:
+        if isinstance(match, DuplicateMatch):
             verdicts.append({**entry, "state": "duplicate", "reason": match.rule, "article_id": match.duplicate_of,
                              "similarity": 1.0})
             continue
-        near_match = near.match(row["body"])
+        near_match = None if match else near.match(row["body"])
         if near_match:
             verdicts.append({**entry, "state": "duplicate", "reason": "near_duplicate",
                              "article_id": near_match.duplicate_of, "similarity": near_match.similarity})
             continue
-        index.add(row["article_id"], row["canonical_url"], row["content_hash"])
+        index.add(KnownArticle(row["article_id"], row["canonical_url"], row["content_hash"]))
         near.add(row["article_id"], row["body"])
-        existing[row["article_id"]] = run_id
-        keep.append(row["article_id"])
-        verdicts.append({**entry, "state": "loaded", "reason": None})
-    return keep, verdicts
+        version_of, version = (match.version_of, match.version) if match else (None, 1)
+        existing[row["article_id"]] = (run_id, version_of)
+        keep.append({"article_id": row["article_id"], "version_of": version_of, "version": version})
+        verdicts.append({**entry, "state": "loaded", "reason": loaded_reason(version_of)})
+    return pa.Table.from_pylist(keep, schema=_KEPT_SCHEMA), verdicts
 
 
-def _insert_articles(con, articles: pa.Table, keep: list[str], run_id: str) -> None:
-    con.register("incoming_articles", _only(articles, keep))
+def loaded_reason(version_of: str | None) -> str | None:
+    """The ledger reason of a loaded article: `new_version` for a later version of a page, else none."""
+    return "new_version" if version_of else None
+
+
+def _known(con, articles: pa.Table) -> tuple[ExactIndex, dict[str, tuple[str, str | None]]]:
+    """The stored articles the incoming ones can meet: same article_id, same canonical URL or same content hash,
+    the index in version order; plus article_id → (run_id, version_of) of those."""
+    con.register("incoming_keys", articles.select(["article_id", "canonical_url", "content_hash"]))
+    rows = con.execute(
+        "SELECT article_id, canonical_url, content_hash, run_id, version_of FROM articles WHERE "
+        "article_id IN (SELECT article_id FROM incoming_keys) "
+        "OR canonical_url IN (SELECT canonical_url FROM incoming_keys) "
+        "OR content_hash IN (SELECT content_hash FROM incoming_keys) "
+        "ORDER BY version, ingested_at, article_id").fetchall()
+    con.unregister("incoming_keys")
+    return (ExactIndex(KnownArticle(a, url, digest) for a, url, digest, _, _ in rows),
+            {a: (run, version_of) for a, _, _, run, version_of in rows})
+
+
+def _insert_articles(con, articles: pa.Table, keep: pa.Table, run_id: str) -> None:
+    con.register("incoming_articles", _only(articles, keep["article_id"].to_pylist()))
+    con.register("incoming_versions", keep)
     con.execute(
-        "INSERT OR IGNORE INTO articles SELECT article_id, doc_key, url, canonical_url, source_uri, site, title, "
-        "byline, published_at, published_rule, updated_at, language, language_prob, body, body_chars, "
-        "content_hash, NULL AS story_id, ? AS ingested_at, ? AS run_id FROM incoming_articles",
+        "INSERT OR IGNORE INTO articles (article_id, doc_key, url, canonical_url, source_uri, site, title, byline, "
+        "published_at, published_rule, updated_at, language, language_prob, body, body_chars, content_hash, "
+        "story_id, ingested_at, run_id, version_of, version) "
+        "SELECT article_id, doc_key, url, canonical_url, source_uri, site, title, byline, published_at, "
+        "published_rule, updated_at, language, language_prob, body, body_chars, content_hash, NULL, ?, ?, "
+        "v.version_of, v.version FROM incoming_articles JOIN incoming_versions v USING (article_id)",
         [_now(), run_id],
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline import staging
@@ -20,7 +20,7 @@ from pipeline.dedup import canonical_url, content_hash
 from pipeline.enrich.entities import load_model, tag_entities
 from pipeline.enrich.language import detect_language
 from pipeline.extract.dispatch import Rejected, extract
-from pipeline.loader import load_processed
+from pipeline.loader import load_processed, loaded_reason
 from pipeline.records import RawDoc, RunSummary, article_id_for
 from pipeline.settings import Settings
 from pipeline.sources.fetch import (
@@ -32,6 +32,7 @@ from pipeline.sources.fetch import (
     write_listing_states,
 )
 from pipeline.sources.http import HttpPolicy, PoliteClient
+from pipeline.sources.keys import CONTENT_DIGEST, input_key, page_key
 from pipeline.sources.replay import read_inputs
 from pipeline.store import connect, migrate
 
@@ -87,8 +88,10 @@ def plan_docs(docs: list[RawDoc], settings: Settings, run_id: str, source: str) 
 
     An input seen in an earlier run keeps its earlier fate: a loaded article is now a duplicate of
     itself (rule `seen_before`), a reject is rejected again for the same reason. Seen in this same
-    run (a re-run), it keeps its state, so re-running a run changes nothing.
+    run (a re-run), it keeps its state, so re-running a run changes nothing. A page's key gets the digest of
+    the bytes read (`input_key`) first, so a page whose body changed is a new input and reaches extraction.
     """
+    docs = [replace(doc, doc_key=input_key(doc.doc_key, doc.content)) for doc in docs]
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     out = staging.run_dir(settings.staging_dir, run_id)
     with connect(settings.db_path) as con:
@@ -115,12 +118,19 @@ def plan_docs(docs: list[RawDoc], settings: Settings, run_id: str, source: str) 
 
 
 def seen_keys(db_path: Path, keys: set[str]) -> set[str]:
-    """The keys already settled in the store, so a fetcher can skip them before any network request."""
+    """The keys whose page is already settled in the store (in any version), so a fetcher can skip them before
+    any network request. A fetcher knows a page's key, not yet the digest of what it would read."""
     if not keys or not Path(db_path).exists():
         return set()
     with connect(db_path) as con:
         migrate(con)
-        return set(_seen_before(con, keys, run_id=""))
+        con.execute("CREATE OR REPLACE TEMP TABLE wanted_pages AS SELECT unnest(?::VARCHAR[]) AS page",
+                    [sorted({page_key(key) for key in keys})])
+        settled = {page for (page,) in con.execute(
+            "SELECT DISTINCT page FROM (SELECT CASE WHEN doc_key LIKE 'url:%' THEN regexp_replace(doc_key, ?, '') "
+            "ELSE doc_key END AS page FROM (SELECT doc_key FROM articles UNION ALL SELECT doc_key FROM duplicates "
+            "UNION ALL SELECT doc_key FROM rejects)) JOIN wanted_pages USING (page)", [CONTENT_DIGEST]).fetchall()}
+    return {key for key in keys if page_key(key) in settled}
 
 
 def _seen_before(con, keys: set[str], run_id: str) -> dict[str, dict]:
@@ -128,11 +138,11 @@ def _seen_before(con, keys: set[str], run_id: str) -> dict[str, dict]:
         return {}
     con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT unnest(?::VARCHAR[]) AS doc_key", [sorted(keys)])
     seen: dict[str, dict] = {}
-    for doc_key, article_id, first_run in con.execute(
-        "SELECT doc_key, article_id, run_id FROM articles JOIN wanted USING (doc_key)"
+    for doc_key, article_id, first_run, version_of in con.execute(
+        "SELECT doc_key, article_id, run_id, version_of FROM articles JOIN wanted USING (doc_key)"
     ).fetchall():
         if first_run == run_id:
-            seen[doc_key] = {"state": "loaded", "reason": None, "article_id": article_id}
+            seen[doc_key] = {"state": "loaded", "reason": loaded_reason(version_of), "article_id": article_id}
         else:
             seen[doc_key] = {"state": "duplicate", "reason": "seen_before", "article_id": article_id}
     for doc_key, duplicate_of, rule in con.execute(

@@ -50,6 +50,7 @@ class Doc:
     published: dt.date | None
     terms: Counter
     entities: dict[str, float]
+    version_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,14 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> di
                                 "article_id IN (SELECT article_id FROM story_requests)").fetchall())
     new = [row[0] for row in con.execute(
         "SELECT article_id FROM articles WHERE story_id IS NULL AND article_id IN "
-        "(SELECT article_id FROM story_requests) ORDER BY published_at NULLS LAST, article_id").fetchall()]
+        "(SELECT article_id FROM story_requests) ORDER BY version, published_at NULLS LAST, article_id").fetchall()]
     con.unregister("story_requests")
     if not new:
         return assigned
     candidates = _candidates(con, new)
-    known = _story_ids(con, {c for ids in candidates.values() for c in ids})
-    docs = _docs(con, [*new, *known])
+    compared = {c for ids in candidates.values() for c in ids}
+    docs = _docs(con, [*new, *compared])
+    known = _story_ids(con, compared | {d.version_of for d in docs.values() if d.version_of})
     decided = _decide([docs[a] for a in new], candidates, docs, known)
     _write(con, decided)
     return {**assigned, **decided}
@@ -105,6 +107,9 @@ def _decide(new: list[Doc], candidates: dict[str, set[str]], docs: dict[str, Doc
     story = dict(known)
     decided = {}
     for doc in new:
+        if doc.version_of in story:
+            decided[doc.article_id] = story[doc.article_id] = story[doc.version_of]
+            continue
         pool = candidates.get(doc.article_id, set()) | set(decided)
         best = None
         for other in sorted(pool):
@@ -152,16 +157,17 @@ def _story_ids(con, article_ids: set[str]) -> dict[str, str]:
 
 def _docs(con, article_ids: list[str]) -> dict[str, Doc]:
     """Title+lead terms and weighted entities of the articles, read in two bulk queries."""
-    rows = con.execute("SELECT article_id, published_at, title, body FROM articles WHERE article_id = ANY(?)",
-                       [article_ids]).fetchall()
+    rows = con.execute("SELECT article_id, published_at, title, body, version_of FROM articles "
+                       "WHERE article_id = ANY(?)", [article_ids]).fetchall()
     mentions = con.execute(
         "SELECT article_id, entity_id, label, count(*) FROM entity_mentions WHERE article_id = ANY(?) "
         "AND label = ANY(?) GROUP BY ALL", [article_ids, list(LABEL_WEIGHTS)]).fetchall()
     counts: dict[str, dict[str, tuple[str, int]]] = defaultdict(dict)
     for article_id, entity_id, label, n in mentions:
         counts[article_id][entity_id] = (label, n)
-    return {article_id: Doc(article_id, published, _terms(title, body), _entity_weights(counts[article_id]))
-            for article_id, published, title, body in rows}
+    return {article_id: Doc(article_id, published, _terms(title, body), _entity_weights(counts[article_id]),
+                            version_of)
+            for article_id, published, title, body, version_of in rows}
 
 
 def _terms(title: str | None, body: str) -> Counter:
