@@ -8,6 +8,7 @@ The tasks after `plan` are shared with `news_fetch` (`news_tasks.py`).
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from airflow.sdk import Param, dag, task
 from news_tasks import DUCKDB_POOL, engine_settings, process_and_load
 
 SEEDS_DIR = str(Path(__file__).resolve().parent.parent / "seeds")
+# The folder a scheduled run replays; a deployment points it at its own inbox, the embedded default is the seeds.
+INBOX = os.environ.get("NEWS_INBOX") or SEEDS_DIR
 
 
 @dag(
@@ -26,7 +29,7 @@ SEEDS_DIR = str(Path(__file__).resolve().parent.parent / "seeds")
     max_active_runs=2,
     tags=["news"],
     params={
-        "sources": Param([SEEDS_DIR], type="array", items={"type": "string"},
+        "sources": Param([INBOX], type="array", items={"type": "string"},
                          description="Files or folders to replay (.txt, .html, .jsonl, .warc/.arc archives)."),
         "batch_size": Param(200, type="integer", minimum=1, description="Inputs per processing task."),
         "fail_on_quality": Param(True, type="boolean",
