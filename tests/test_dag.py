@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -140,3 +141,17 @@ def test_a_critical_quality_failure_fails_the_dag_run(dagbag, dag_env, settings)
     assert run.state == "failed"
     _, rows = query(dag_env, "SELECT suite, expectation FROM quality_results WHERE NOT success")
     assert any(suite == "articles" and "published_at" in expectation for suite, expectation in rows)
+
+
+def test_runs_for_past_dates_replay_the_inbox_and_add_nothing_after_the_first(dagbag, dag_env):
+    """What `airflow backfill create --dag-id news_ingest` makes: one run per date, each replaying the seeds."""
+    dag = dagbag.dags["news_ingest"]
+    nights = [dt.datetime(2026, 1, day, 2, tzinfo=dt.UTC) for day in (1, 2, 3)]
+    runs = [dag.test(logical_date=night, run_after=night, run_conf={"sources": [str(SEEDS)]}) for night in nights]
+    assert [run.state for run in runs] == ["success"] * 3
+    assert [run.run_id for run in runs] == [f"manual__{night.isoformat()}" for night in nights]
+    _, ledger = query(dag_env, "SELECT run_id, state, reason, count(*) FROM ingest_log GROUP BY ALL ORDER BY run_id")
+    assert ledger == [(runs[0].run_id, "loaded", None, 5), (runs[1].run_id, "duplicate", "seen_before", 5),
+                      (runs[2].run_id, "duplicate", "seen_before", 5)]
+    _, articles = query(dag_env, "SELECT count(*) FROM articles")
+    assert articles == [(5,)]
