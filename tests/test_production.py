@@ -1,0 +1,113 @@
+"""The production topology, natively: Postgres metadata DB, Redis broker, CeleryExecutor workers.
+
+`dag.test()` runs every task in one process; here each task runs in a Celery worker's own process, mapped
+`process` tasks run side by side on two workers, and two DAG runs overlap, so the one-slot `duckdb_writer`
+pool is the only thing keeping DuckDB's single writer safe.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.cluster import DUCKDB_POOL, AirflowCluster, services_reachable
+from tests.conftest import SEEDS
+
+pytestmark = pytest.mark.integration
+
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    reason = services_reachable()
+    if reason:
+        pytest.skip(f"the production topology needs local PostgreSQL and Redis: {reason}")
+    root = tmp_path_factory.mktemp("production")
+    with AirflowCluster(home=root / "airflow", data_dir=root / "data", workers=2) as running:
+        running.wait_for_dag("news_ingest")
+        yield running
+
+
+def inbox(root: Path, name: str, seeds: list[Path]) -> str:
+    folder = root / name
+    folder.mkdir()
+    for seed in seeds:
+        shutil.copy(seed, folder / seed.name)
+    return str(folder)
+
+
+def conf(folder: str) -> dict:
+    return {"sources": [folder], "batch_size": 1, "fail_on_quality": True}
+
+
+def table(cluster: AirflowCluster, sql: str) -> list[tuple]:
+    with duckdb.connect(str(cluster.duckdb_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def writer_intervals(cluster: AirflowCluster, run_ids: list[str]) -> list[tuple[dt.datetime, dt.datetime, str, str]]:
+    intervals = []
+    for run_id in run_ids:
+        for ti in cluster.task_instances("news_ingest", run_id):
+            if ti["pool"] == DUCKDB_POOL:
+                intervals.append((dt.datetime.fromisoformat(ti["start_date"]),
+                                  dt.datetime.fromisoformat(ti["end_date"]), run_id, ti["task_id"]))
+    return sorted(intervals)
+
+
+def test_a_run_triggered_through_the_rest_api_succeeds_on_celery_workers(cluster, tmp_path):
+    run_id = cluster.trigger("news_ingest", conf(inbox(tmp_path, "first", SEED_FILES[:2])))
+    assert cluster.wait_for_runs("news_ingest", [run_id]) == {run_id: "success"}
+
+    instances = cluster.task_instances("news_ingest", run_id)
+    mapped = [ti for ti in instances if ti["task_id"] == "process"]
+    assert len(mapped) == 2, "one mapped process task per input with batch_size 1"
+    assert all(ti["state"] == "success" and ti["hostname"] for ti in instances)
+    assert table(cluster, f"SELECT count(*) FROM articles WHERE run_id = '{run_id}'") == [(2,)]
+    assert table(cluster, f"SELECT count(*) FROM quality_results WHERE run_id = '{run_id}' AND NOT success") == [(0,)]
+
+
+def test_two_overlapping_runs_are_serialised_by_the_writer_pool(cluster, tmp_path):
+    """Runs B and C write at the same time; C also carries a re-boilerplated copy of a seed B loads."""
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    original = SEED_FILES[2].read_text()
+    head, _, rest = original.partition("\n\n")
+    (copy / "mirror-site-copy.txt").write_text(
+        f"{head}\n\nHome | World | Business | Sport\nSign in to read more\n\n{rest}\n\n"
+        "Most read\nThe ten best beaches of the year\nCopyright Mirror Site. All rights reserved.\n")
+    before = table(cluster, "SELECT count(*) FROM articles")[0][0]
+
+    run_b = cluster.trigger("news_ingest", conf(inbox(tmp_path, "b", SEED_FILES[2:4])))
+    run_c = cluster.trigger("news_ingest", {**conf(inbox(tmp_path, "c", SEED_FILES[4:])),
+                                            "sources": [str(tmp_path / "c"), str(copy)]})
+    assert cluster.wait_for_runs("news_ingest", [run_b, run_c]) == {run_b: "success", run_c: "success"}
+
+    intervals = writer_intervals(cluster, [run_b, run_c])
+    assert {run for _, _, run, _ in intervals} == {run_b, run_c}
+    for (_, end, *first), (start, _, *second) in itertools.pairwise(intervals):
+        assert end <= start, f"{first} and {second} held the DuckDB writer pool at the same time"
+
+    assert table(cluster, "SELECT count(*) FROM articles")[0][0] == before + 3
+    assert table(cluster, "SELECT count(*), count(DISTINCT content_hash) FROM articles") == [(5, 5)]
+    ledger = table(cluster, "SELECT run_id, state, count(*) FROM ingest_log "
+                            f"WHERE run_id IN ('{run_b}', '{run_c}') GROUP BY ALL ORDER BY ALL")
+    states = {(run, state): n for run, state, n in ledger}
+    assert sum(states.values()) == 4, "every input of both runs (2 + 2) has exactly one ledger row"
+    assert states.get((run_b, "loaded"), 0) + states.get((run_c, "loaded"), 0) == 3
+    assert table(cluster, "SELECT count(*) FROM duplicates") == [(1,)]
+    assert {run_b, run_c} <= {run for (run,) in table(cluster, "SELECT run_id FROM ingest_runs")}
+
+
+def test_the_scheduler_starts_the_nightly_run_by_itself(cluster):
+    """Unpaused on creation with catchup off, the latest nightly interval runs at once (on the empty inbox)."""
+    scheduled = [run["dag_run_id"] for run in cluster.runs("news_ingest") if run["run_type"] == "scheduled"]
+    assert len(scheduled) == 1
+    assert cluster.wait_for_runs("news_ingest", scheduled) == {scheduled[0]: "success"}
+    assert table(cluster, f"SELECT n_inputs FROM ingest_runs WHERE run_id = '{scheduled[0]}'") == [(0,)]
