@@ -226,3 +226,13 @@ def test_site_name_stripped_from_either_end_with_sections_behind_it() -> None:
     assert strip_site_name("Headline here » Local » News » Ultima Hora", ["ultimahora"]) == "Headline here"
     assert strip_site_name("LinkNaija | Headline here", ["LinkNaija"]) == "Headline here"
     assert strip_site_name("A headline - with a dash", ["gazette"]) == "A headline - with a dash"
+
+
+def test_logo_line_naming_the_site_segment_is_not_the_headline() -> None:
+    text = _page("金融庁が銀行社長の解任を命じる処分を発表した - 日本経済新聞", "日本経済新聞", "ログイン")
+    assert extract_text(text).title == "金融庁が銀行社長の解任を命じる処分を発表した"
+
+
+def test_short_title_behind_a_site_name_is_still_the_shown_headline() -> None:
+    text = _page("Pluralsight Tech Blog | Managing Python Environments", "Managing Python Environments")
+    assert extract_text(text).title == "Managing Python Environments"

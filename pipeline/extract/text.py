@@ -423,7 +423,7 @@ def _shown_headline(page: _Page) -> int | None:
     """
     first = page.blocks[0]
     full = headline_key(first)
-    keys = title_keys(first)
+    keys = title_keys(first) - _site_segment_keys(first)
     lead = fold(first[: _SEPARATOR.search(first).start()] if _SEPARATOR.search(first) else first)
     best: tuple[int, int] | None = None
     for i in range(1, min(page.start + 1, len(page.blocks))):
@@ -439,6 +439,19 @@ def _shown_headline(page: _Page) -> int | None:
             if best is None or len(key) >= best[0]:
                 best = (len(key), i)
     return best[1] if best else None
+
+
+def _site_segment_keys(first: str) -> set[str]:
+    """Key of the <title>'s last segment when it looks like a site name and the first does not
+    ("... - 日本経済新聞", "... : 読売新聞"): a logo line repeating it is not the headline, however well it
+    matches the <title>. When both ends look like names ("Site Blog | Short Title") neither is ruled out."""
+    cuts = list(_HEADLINE_CUT.finditer(first))
+    if not cuts:
+        return set()
+    head, last = first[: cuts[0].start()].strip(), first[cuts[-1].end() :].strip()
+    if not last or not _suffix_like(last) or _suffix_like(head):
+        return set()
+    return {headline_key(last)}
 
 
 def _headline_after_kicker(page: _Page, shown: int) -> str | None:
