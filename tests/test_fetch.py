@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from pipeline.bench_fetch import fault_table
 from pipeline.sources.fetch import Source, load_sources
 from pipeline.sources.http import HttpPolicy
 from pipeline.stages import run_fetch
@@ -163,3 +164,13 @@ def test_fetch_command_is_wired(settings, site, monkeypatch, capsys):
     assert code == 0
 
 
+
+
+def test_every_fault_scenario_ends_in_one_ledger_state_in_bounded_time(tmp_path):
+    table = {path: (state, seconds) for path, _, state, _, seconds in fault_table(tmp_path)}
+    states = {path: state for path, (state, _) in table.items()}
+    assert sorted([states.pop("/ok"), states.pop("/hop")]) == ["duplicate", "loaded"]  # one article, two URLs
+    assert states == {"/flaky": "loaded", "/rate-limited": "loaded", "/always-500": "failed", "/slow": "failed",
+                      "/truncated": "failed", "/huge": "rejected", "/bomb": "rejected", "/loop": "rejected",
+                      "/escape": "rejected", "/private": "rejected", "/missing": "rejected", "/wrong-type": "rejected"}
+    assert max(seconds for _, seconds in table.values()) < 3

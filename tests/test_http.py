@@ -2,98 +2,22 @@
 
 from __future__ import annotations
 
-import gzip
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from pipeline.bench_fetch import article_html, serve, stop
 from pipeline.sources.http import HttpPolicy, PoliteClient
 
-PAGE = b"<html><body><p>Hello news</p></body></html>"
-
-
-class FaultHandler(BaseHTTPRequestHandler):
-    hits: dict[str, int] = {}
-
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        FaultHandler.hits[self.path] = FaultHandler.hits.get(self.path, 0) + 1
-        route = getattr(self, "route_" + self.path.strip("/").replace("-", "_").replace(".", "_") or "root", None)
-        if route is None:
-            self.reply(404, b"not found")
-        else:
-            route()
-
-    def reply(self, status, body=b"", headers=()):
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def route_robots_txt(self):
-        self.reply(200, b"User-agent: *\nDisallow: /private\n", [("Content-Type", "text/plain")])
-
-    def route_ok(self):
-        self.reply(200, PAGE, [("Content-Type", "text/html; charset=utf-8"), ("ETag", '"v1"')])
-
-    def route_private(self):
-        self.reply(200, PAGE)
-
-    def route_etag(self):
-        if self.headers.get("If-None-Match") == '"v1"':
-            self.reply(304)
-        else:
-            self.reply(200, PAGE, [("ETag", '"v1"'), ("Last-Modified", "Mon, 02 Nov 2026 10:00:00 GMT")])
-
-    def route_flaky(self):
-        if FaultHandler.hits[self.path] < 3:
-            self.reply(503, b"busy")
-        else:
-            self.reply(200, PAGE)
-
-    def route_always_500(self):
-        self.reply(500, b"broken")
-
-    def route_rate_limited(self):
-        if FaultHandler.hits[self.path] == 1:
-            self.reply(429, b"slow down", [("Retry-After", "1")])
-        else:
-            self.reply(200, PAGE)
-
-    def route_slow(self):
-        time.sleep(2)
-        self.reply(200, PAGE)
-
-    def route_huge(self):
-        self.reply(200, b"x" * 300_000, [("Content-Type", "text/html")])
-
-    def route_bomb(self):
-        self.reply(200, gzip.compress(b"\0" * 5_000_000), [("Content-Encoding", "gzip"), ("Content-Type", "text/html")])
-
-    def route_loop(self):
-        self.reply(302, headers=[("Location", "/loop")])
-
-    def route_hop(self):
-        self.reply(301, headers=[("Location", "/ok")])
-
-    def route_escape(self):
-        self.reply(302, headers=[("Location", "http://169.254.169.254/latest/meta-data")])
+PAGE = article_html("/ok")
 
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FaultHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    """The local news site with its fault routes (`pipeline/bench_fetch.py`, which prints the fault table)."""
+    httpd, base = serve()
+    yield base
+    stop(httpd)
 
 
 @pytest.fixture
@@ -151,6 +75,15 @@ def test_decompression_bomb_is_cut_at_the_cap(client, server):
 def test_redirects_followed_and_loops_stopped(client, server):
     assert client.fetch(f"{server}/hop").final_url == f"{server}/ok"
     assert client.fetch(f"{server}/loop").problem == "too many redirects (over 3)"
+
+
+def test_truncated_body_is_a_network_error(client, server):
+    assert client.fetch(f"{server}/truncated").problem.startswith("network error: RemoteProtocolError")
+
+
+def test_content_type_is_reported_for_the_caller_to_judge(client, server):
+    result = client.fetch(f"{server}/wrong-type")
+    assert (result.status, result.content_type, result.problem) == (200, "application/json", None)
 
 
 def test_redirect_to_a_private_address_is_refused(client, server):
