@@ -15,7 +15,12 @@ in the call, so the words every candidate shares (the country, the president) co
 article's PERSON/ORG/GPE entity ids weighted by their share of its mentions, places at half weight because a
 country is shared by unrelated events; overlap is Σ min / Σ max of those weights (weighted Jaccard).
 
+A later version of a page (`articles.version_of`) joins the story of the page's first version without a vote.
 Stories never merge and story ids never change, so a re-run or a later article cannot renumber anything.
+
+A new article is compared only with the articles that can pass the rule (see `_Pool`: an inverted index of
+rare title+lead terms and entities, kept per publication day, so only the window's days are read), and with at
+most `MAX_COMPARED` of those.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter, defaultdict
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -42,6 +48,12 @@ MIN_SHARED_ENTITIES = 2
 """An undated pair needs entity overlap ≥ 0.5 anyway, so candidates sharing fewer entities are not fetched."""
 MAX_UNDATED_CANDIDATES = 200
 TOP_ENTITIES = 5
+MAX_COMPARED = 100
+"""A new article is compared with at most this many met articles, those sharing the most prefix terms and entities
+first: in a tight story of hundreds of articles nearly every member passes, and the best match is among the
+closest hundred."""
+_TEXT_PREFIX = min(TEXT_ALONE, UNDATED_TEXT_MIN)
+_ROUNDING = 1e-9
 
 
 @dataclass(frozen=True)
@@ -78,8 +90,9 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> di
     Call it after the articles and their entity mentions are loaded (it reads both), inside the load
     transaction. Articles that already have a story keep it, so calling it again changes nothing. Articles are
     compared with already-assigned articles (within the date window, or sharing entities when either is
-    undated) and with those listed here, taken in publication order so the earliest starts the story.
-    Writes ``articles.story_id`` and the touched ``stories`` rows in bulk.
+    undated) and with those listed here, taken in publication order so the earliest starts the story (first
+    versions before later ones, which then follow their page). Writes ``articles.story_id`` and the touched
+    ``stories`` rows in bulk.
     """
     con.register("story_requests", pa.table({"article_id": pa.array(list(dict.fromkeys(article_ids)), pa.string())}))
     assigned = dict(con.execute("SELECT article_id, story_id FROM articles WHERE story_id IS NOT NULL AND "
@@ -101,24 +114,108 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> di
 
 def _decide(new: list[Doc], candidates: dict[str, set[str]], docs: dict[str, Doc],
             known: dict[str, str]) -> dict[str, str]:
-    """story_id for each new doc, in the given order, each seeing the stories given before it."""
+    """story_id for each new doc, in the given order, each seeing the stories given before it.
+
+    A new doc is compared with its stored candidates and the docs decided before it, but only with those the
+    `_Pool` says can pass `same_story`; a version takes the story of the page's first version.
+    """
     idf = _idf(docs.values())
     vectors = {a: _tfidf(d.terms, idf) for a, d in docs.items()}
+    pool = _Pool(idf, docs.values())
+    for article_id in docs.keys() - {doc.article_id for doc in new}:
+        pool.add(docs[article_id], vectors[article_id])
     story = dict(known)
-    decided = {}
+    decided: dict[str, str] = {}
     for doc in new:
         if doc.version_of in story:
             decided[doc.article_id] = story[doc.article_id] = story[doc.version_of]
+            pool.add(doc, vectors[doc.article_id])
             continue
-        pool = candidates.get(doc.article_id, set()) | set(decided)
+        stored = candidates.get(doc.article_id, set())
         best = None
-        for other in sorted(pool):
-            evidence = Evidence(_cosine(vectors[doc.article_id], vectors[other]),
-                                _overlap(doc.entities, docs[other].entities))
+        for other in sorted(pool.meeting(doc, vectors[doc.article_id], stored, decided)):
+            text = _cosine(vectors[doc.article_id], vectors[other])
+            if text < TEXT_MIN:
+                continue
+            evidence = Evidence(text, _overlap(doc.entities, docs[other].entities))
             if same_story(doc, docs[other], evidence) and (best is None or evidence.score > best[0]):
                 best = (evidence.score, story[other])
         decided[doc.article_id] = story[doc.article_id] = best[1] if best else doc.article_id
+        pool.add(doc, vectors[doc.article_id])
     return decided
+
+
+class _Pool:
+    """Docs already given a story, indexed so a new doc meets only those that `same_story` could accept, so a
+    run costs about linear time instead of comparing every pair.
+
+    The pruning is exact (prefix filtering, as in all-pairs similarity search); only the cap `MAX_COMPARED` on
+    what is then compared is a bet. Put every doc's terms in one
+    global order, rarest first, and call a vector's *prefix* its shortest leading run after which the remaining
+    terms have norm < t. Two unit vectors with cosine ≥ t share a term of both prefixes: otherwise every shared
+    term lies in the suffix of one of them, and the cosine is at most that suffix's norm. The same argument holds
+    for the weighted entity overlap (Σ min / Σ max ≥ t) with "remaining weight < t × the doc's total weight".
+
+    A pair `same_story` accepts has text ≥ `_TEXT_PREFIX` (the bar when text decides alone, or for undated docs),
+    or is dated within the window with entity overlap ≥ `ENTITY_MIN`. So a doc meets the docs sharing a prefix
+    term (dated ones only from its window) and, when dated, the docs of its window sharing a prefix entity.
+    Postings are kept per publication day, so a lookup reads only the window's days, however long the history.
+    """
+
+    def __init__(self, idf: dict[str, float], docs: Iterable[Doc]):
+        self._term_rank = {t: r for r, t in enumerate(sorted(idf, key=lambda t: (-idf[t], t)))}
+        entity_df = Counter(e for doc in docs for e in doc.entities)
+        self._entity_rank = {e: r for r, e in enumerate(sorted(entity_df, key=lambda e: (entity_df[e], e)))}
+        self._by_term: dict[str, list[str]] = defaultdict(list)
+        self._by_term_day: dict[tuple[str, dt.date | None], list[str]] = defaultdict(list)
+        self._by_entity_day: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+
+    def add(self, doc: Doc, vector: dict[str, float]) -> None:
+        terms, entities = self._prefixes(doc, vector)
+        for term in terms:
+            self._by_term[term].append(doc.article_id)
+            self._by_term_day[term, doc.published].append(doc.article_id)
+        if doc.published:
+            for entity in entities:
+                self._by_entity_day[entity, doc.published].append(doc.article_id)
+
+    def meeting(self, doc: Doc, vector: dict[str, float], stored: Container[str], decided: Container[str]
+                ) -> list[str]:
+        """The docs that can pass with ``doc`` among its stored candidates and those decided before it: at most
+        `MAX_COMPARED`, those sharing the most prefix terms and entities first (ties: smallest article_id)."""
+        terms, entities = self._prefixes(doc, vector)
+        shared: Counter = Counter()
+        if doc.published is None:
+            for term in terms:
+                shared.update(self._by_term.get(term, ()))
+        else:
+            days = [doc.published + dt.timedelta(days=shift) for shift in range(-WINDOW_DAYS, WINDOW_DAYS + 1)]
+            for term in terms:
+                for day in (None, *days):
+                    shared.update(self._by_term_day.get((term, day), ()))
+            for entity in entities:
+                for day in days:
+                    shared.update(self._by_entity_day.get((entity, day), ()))
+        met = sorted((-n, other) for other, n in shared.items() if other in decided or other in stored)
+        return [other for _, other in met[:MAX_COMPARED]]
+
+    def _prefixes(self, doc: Doc, vector: dict[str, float]) -> tuple[list[str], list[str]]:
+        terms = _prefix({t: w * w for t, w in vector.items()}, self._term_rank, _TEXT_PREFIX**2)
+        total = sum(doc.entities.values())
+        return terms, _prefix(doc.entities, self._entity_rank, ENTITY_MIN * total)
+
+
+def _prefix(mass: dict[str, float], rank: dict[str, int], limit: float) -> list[str]:
+    """The keys in rank order up to where the mass left falls below ``limit`` (with a margin for rounding, so
+    the prefix is never one key too short)."""
+    left = sum(mass.values())
+    prefix = []
+    for key in sorted(mass, key=rank.__getitem__):
+        if left < limit - _ROUNDING:
+            break
+        prefix.append(key)
+        left -= mass[key]
+    return prefix
 
 
 def _candidates(con, new: list[str]) -> dict[str, set[str]]:
@@ -204,9 +301,11 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
 
 
 def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
-    keys = a.keys() | b.keys()
-    largest = sum(max(a.get(k, 0.0), b.get(k, 0.0)) for k in keys)
-    return sum(min(a.get(k, 0.0), b.get(k, 0.0)) for k in keys) / largest if largest else 0.0
+    """Σ min / Σ max over both docs' entities; Σ max is Σa + Σb − Σ min, so only shared entities are visited."""
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    shared = sum(min(w, large[k]) for k, w in small.items() if k in large)
+    largest = sum(a.values()) + sum(b.values()) - shared
+    return shared / largest if largest > 0 else 0.0
 
 
 def _write(con, decided: dict[str, str]) -> None:
