@@ -55,6 +55,15 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def group_alive(group: int) -> bool:
+    """Whether any process of the group (a component's task runners and Celery children) is still running."""
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _postgres_admin(statement: str) -> None:
     import psycopg2
 
@@ -160,6 +169,9 @@ class AirflowCluster:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+        survivors = [name for name, process in self.processes.items() if group_alive(process.pid)]
+        for name in survivors:
+            os.killpg(self.processes[name].pid, signal.SIGKILL)
         self.processes.clear()
         self._flush_broker()
         _postgres_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')

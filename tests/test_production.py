@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.cluster import DUCKDB_POOL, AirflowCluster, services_reachable
+from tests.cluster import DUCKDB_POOL, AirflowCluster, group_alive, services_reachable
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,10 @@ def cluster(tmp_path_factory):
     root = tmp_path_factory.mktemp("production")
     with AirflowCluster(home=root / "airflow", data_dir=root / "data", workers=2) as running:
         running.wait_for_dag("news_ingest")
+        groups = [process.pid for process in running.processes.values()]
         yield running
+    left = [group for group in groups if group_alive(group)]
+    assert not left, f"process groups still running after stop: {left}"
 
 
 def inbox(root: Path, name: str, seeds: list[Path]) -> str:
@@ -111,3 +114,9 @@ def test_the_scheduler_starts_the_nightly_run_by_itself(cluster):
     assert len(scheduled) == 1
     assert cluster.wait_for_runs("news_ingest", scheduled) == {scheduled[0]: "success"}
     assert table(cluster, f"SELECT n_inputs FROM ingest_runs WHERE run_id = '{scheduled[0]}'") == [(0,)]
+
+
+def test_the_fetch_dag_is_parsed_and_waits_paused(cluster):
+    cluster.wait_for_dag("news_fetch")
+    assert cluster.request("GET", "/dags/news_fetch")["is_paused"] is True
+
