@@ -1,17 +1,20 @@
-"""Stories on the seeds: the gold's same-story pair is one story, its different-story pairs are not."""
+"""Stories: the seeds follow the gold, stored stories are joined, and candidate pruning misses no accepted pair."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import shutil
+from collections import Counter
 from dataclasses import replace
 
 import pytest
 
+from pipeline import stories
 from pipeline.settings import load_settings
 from pipeline.stages import run_pipeline
 from pipeline.store import connect
-from pipeline.stories import assign_stories
+from pipeline.stories import Doc, Evidence, _cosine, _idf, _overlap, _Pool, _tfidf, assign_stories, same_story
 from tests.conftest import SEEDS
 
 
@@ -77,3 +80,46 @@ def test_stories_rows_summarise_their_articles(con):
     assert title.startswith("Maduro Thanks Russia")
     assert "Nicolas Maduro" in top and len(top) <= 5
     assert rows[ids["004"]][:3] == (None, None, 1)
+
+
+def synthetic_docs(n: int, seed: int = 5) -> list[Doc]:
+    """Articles about a dozen events: each draws most title+lead words and entities from its event, the rest from
+    words and names all events share; three in four are dated within a fortnight."""
+    rng = random.Random(seed)
+    common = [f"common{i}" for i in range(60)]
+    docs = []
+    for number in range(n):
+        event = rng.randrange(12)
+        own = [f"word{i}" for i in range(event * 10, event * 10 + 40)]  # neighbouring events share words
+        terms = Counter(rng.choices(own, k=rng.randint(3, 30)) + rng.choices(common, k=rng.randint(5, 40)))
+        names = rng.sample([f"name{i}" for i in range(event * 3, event * 3 + 6)], rng.randint(0, 4))
+        names += rng.sample([f"shared{i}" for i in range(8)], rng.randint(0, 3))
+        counts = {name: rng.randint(1, 5) for name in names}
+        entities = {name: count / sum(counts.values()) for name, count in counts.items()}
+        published = None if number % 4 == 0 else dt.date(2019, 9, 1) + dt.timedelta(days=rng.randint(0, 14))
+        docs.append(Doc(f"a{number:04d}", published, terms, entities))
+    return docs
+
+
+def test_pruning_meets_every_pair_the_rule_accepts(monkeypatch):
+    """The index is exact: every pair `same_story` accepts is met (the cap on comparisons lifted), while far
+    fewer pairs than all are compared."""
+    monkeypatch.setattr(stories, "MAX_COMPARED", len(docs := synthetic_docs(300)))
+    idf = _idf(docs)
+    vectors = {d.article_id: _tfidf(d.terms, idf) for d in docs}
+    pool = _Pool(idf, docs)
+    accepted = met = compared = 0
+    for position, doc in enumerate(docs):
+        earlier = {d.article_id for d in docs[:position]}
+        meeting = set(pool.meeting(doc, vectors[doc.article_id], stored=earlier, decided=()))
+        compared += len(meeting)
+        for other in docs[:position]:
+            evidence = Evidence(_cosine(vectors[doc.article_id], vectors[other.article_id]),
+                                _overlap(doc.entities, other.entities))
+            if same_story(doc, other, evidence):
+                accepted += 1
+                met += other.article_id in meeting
+        pool.add(doc, vectors[doc.article_id])
+    assert accepted > 300
+    assert met == accepted
+    assert compared < 0.5 * len(docs) * (len(docs) - 1) / 2
