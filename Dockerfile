@@ -15,6 +15,7 @@ COPY dags ./dags
 COPY plugins ./plugins
 COPY sql ./sql
 COPY seeds ./seeds
+COPY sources.yaml ./
 RUN useradd --uid 50000 --create-home airflow && mkdir -p /opt/airflow /opt/news/data \
  && chown -R airflow /opt/airflow /opt/news/data
 USER airflow

@@ -16,7 +16,7 @@ export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)
 export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test airflow bench bench-topology lint lock clean
+.PHONY: install run test airflow bench bench-fetch bench-topology lint lock clean
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ airflow: $(AIRFLOW_HOME)/.initialised
 
 bench: install
 	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+
+bench-fetch: install
+	$(BIN)/python -m pipeline.bench_fetch $(BENCH_ARGS)
+	$(BIN)/python -m pipeline.bench_fetch --faults
 
 bench-topology: install
 	$(BIN)/python -m tests.bench_topology $(BENCH_ARGS)

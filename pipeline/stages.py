@@ -36,7 +36,8 @@ from pipeline.sources.keys import CONTENT_DIGEST, input_key, page_key
 from pipeline.sources.replay import read_inputs
 from pipeline.store import connect, migrate
 
-__all__ = ["Plan", "plan_run", "plan_docs", "process_batch", "load_run", "run_pipeline", "run_fetch"]
+__all__ = ["Plan", "plan_run", "plan_docs", "process_batch", "load_run", "run_pipeline", "run_fetch", "fetch_plan",
+           "load_planned"]
 
 PLAN_FILE = "plan.json"
 LISTINGS_FILE = "listings.json"
