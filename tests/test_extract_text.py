@@ -236,3 +236,10 @@ def test_logo_line_naming_the_site_segment_is_not_the_headline() -> None:
 def test_short_title_behind_a_site_name_is_still_the_shown_headline() -> None:
     text = _page("Pluralsight Tech Blog | Managing Python Environments", "Managing Python Environments")
     assert extract_text(text).title == "Managing Python Environments"
+
+
+def test_comma_separated_site_and_date_tail_is_dropped() -> None:
+    text = _page("Kenia: Nairobi von unten, Tageszeitung junge Welt, 18.05.2021")
+    assert extract_text(text).title == "Kenia: Nairobi von unten"
+    plain = _page("Rain, wind and snow: the week ahead, in pictures")
+    assert extract_text(plain).title == "Rain, wind and snow: the week ahead, in pictures"

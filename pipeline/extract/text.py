@@ -547,7 +547,19 @@ def _strip_title_suffix(first: str) -> str:
     cuts = [match.start() for match in _SEPARATOR.finditer(first)]
     while cuts and _suffix_like(first[cuts[-1] :].strip(" |-\u2013\u2014:\u00b7\u2022\u00bb\uff5c\u3163\uff1a")):
         first = first[: cuts.pop()]
-    return first.replace("\u2032", "'")
+    return _strip_comma_dated_suffix(first).replace("\u2032", "'")
+
+
+def _strip_comma_dated_suffix(title: str) -> str:
+    """Drop a ", Site name, 18.05.2026" tail: a comma segment that is a date marks a metadata suffix, and
+    the short segment before it is the site or section it dates."""
+    head, sep, last = title.rpartition(",")
+    if not sep or not head.strip() or not _date_dominant(last):
+        return title
+    before, sep, site = head.rpartition(",")
+    if sep and before.strip() and _words(site) <= KICKER_MAX_WORDS:
+        head = before
+    return head.rstrip()
 
 
 def _suffix_like(segment: str) -> bool:
