@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipeline.extract import title_ranker
 from pipeline.records import DateCandidate, Extraction
 from pipeline.textnorm import fold
 
@@ -394,16 +393,7 @@ def _body_span(blocks: list[str], kinds: list[str]) -> tuple[int, int]:
 
 
 def _find_title(page: _Page) -> str | None:
-    """Headline of the page: the rule below proposes, and when the package carries a title model
-    (`title_ranker`), it ranks that proposal against the <title> and the headline-shaped lines above
-    the body."""
-    rule = _rule_title(page)
-    model = title_ranker.load_model()
-    return title_ranker.choose(page, rule, model) if model else rule
-
-
-def _rule_title(page: _Page) -> str | None:
-    """Headline of the page by hand-written rules.
+    """Headline of the page.
 
     Pages usually open with the HTML <title>, often suffixed with section, site and date;
     the standalone headline line further down is preferred because it is what readers
