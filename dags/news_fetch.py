@@ -1,11 +1,11 @@
-"""Web fetch, hourly: fetch (poll listings, fetch new pages) -> process (mapped) -> load -> validate -> report.
+"""Web fetch, hourly: frontier -> fetch -> plan -> process (mapped) -> load -> validate -> report.
 
-`fetch` polls the feeds, sitemaps and URL lists of `sources.yaml` (or the `urls` Param) with conditional
-GET, fetches the pages no earlier run settled (robots.txt, per-host delay, retries, size caps, SSRF
-guard) and writes them as raw Parquet batches to the run's staging folder; from there the run is the
-same as `news_ingest`'s (`news_tasks.py`). `fetch` reads the store to skip settled URLs, so it runs in
-the one-slot `duckdb_writer` pool like every task that opens the DuckDB file; `max_pages` and `delay`
-bound how long it holds the slot.
+`frontier` copies from the store what fetching needs (settled pages, listing validators) to the run's
+staging folder. `fetch` polls the feeds, sitemaps and URL lists of `sources.yaml` (or the `urls` Param) with
+conditional GET and fetches the pages no earlier run settled (robots.txt, per-host delay, retries, size caps,
+SSRF guard) into staging; it opens no database, so it runs outside the one-slot `duckdb_writer` pool and
+other runs keep loading while it waits on the network. `plan` settles and batches the pages; from there the
+run is the same as `news_ingest`'s (`news_tasks.py`).
 
 The schedule is `@hourly`, or the cron expression or preset in `NEWS_FETCH_SCHEDULE` when the DAG file is
 parsed. The DAG is paused on creation: it contacts other people's servers, so someone unpauses it on
@@ -51,21 +51,41 @@ FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
     doc_md=__doc__,
 )
 def news_fetch():
-    @task(pool=DUCKDB_POOL, execution_timeout=timedelta(minutes=30))
-    def fetch(params=None, run_id=None) -> list[str]:
-        """Returns the raw batch files to map over; the listings' new validators wait for the load."""
-        from pipeline.sources.fetch import load_sources, url_sources
-        from pipeline.sources.http import HttpPolicy
-        from pipeline.stages import fetch_plan
+    @task(pool=DUCKDB_POOL)
+    def frontier(run_id=None) -> None:
+        """Copies the settled pages and the listings' validators to staging, so `fetch` needs no DuckDB."""
+        from pipeline.stages import snapshot_frontier
 
-        urls = list(params["urls"])
-        sources = url_sources(urls, params["kind"]) if urls else load_sources(Path(params["sources_file"]))
+        snapshot_frontier(engine_settings(), run_id)
+
+    @task(execution_timeout=timedelta(minutes=30))
+    def fetch(params=None, run_id=None) -> None:
+        """The network part, outside the writer pool: other runs keep loading while pages download."""
+        from pipeline.sources.http import HttpPolicy
+        from pipeline.stages import fetch_pages
+
         policy = HttpPolicy(per_host_delay=float(params["delay"]), allowed_hosts=frozenset(params["allow_hosts"]))
-        planned = fetch_plan(sources, engine_settings(params["batch_size"]), run_id, policy,
-                             max_pages=params["max_pages"])
+        fetch_pages(_sources(params), engine_settings(), run_id, policy, max_pages=params["max_pages"])
+
+    @task(pool=DUCKDB_POOL)
+    def plan(params=None, run_id=None) -> list[str]:
+        """Returns the raw batch files to map over; the listings' new validators wait for the load."""
+        from pipeline.stages import plan_fetched
+
+        source = ",".join(s.url for s in _sources(params))
+        planned = plan_fetched(engine_settings(params["batch_size"]), run_id, source)
         return [str(batch) for batch in planned.batches]
 
-    process_and_load(fetch())
+    batches = plan()
+    frontier() >> fetch() >> batches
+    process_and_load(batches)
+
+
+def _sources(params):
+    from pipeline.sources.fetch import load_sources, url_sources
+
+    urls = list(params["urls"])
+    return url_sources(urls, params["kind"]) if urls else load_sources(Path(params["sources_file"]))
 
 
 news_fetch()

@@ -15,6 +15,8 @@ import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import duckdb
+
 from pipeline import staging
 from pipeline.dedup import canonical_url, content_hash
 from pipeline.enrich.entities import load_model, tag_entities
@@ -37,10 +39,20 @@ from pipeline.sources.replay import read_inputs
 from pipeline.store import connect, migrate
 
 __all__ = ["Plan", "plan_run", "plan_docs", "process_batch", "load_run", "run_pipeline", "run_fetch", "fetch_plan",
-           "load_planned"]
+           "snapshot_frontier", "fetch_pages", "plan_fetched", "load_planned"]
 
 PLAN_FILE = "plan.json"
 LISTINGS_FILE = "listings.json"
+FETCHED_FILE = "fetched.parquet"
+FRONTIER_DIR = "frontier"
+SETTLED_PAGES_FILE = "settled-pages.parquet"
+KNOWN_LISTINGS_FILE = "listings-known.json"
+LOGGED_FILE = "logged.parquet"
+# Every page settled in the store, in any version: its key without the digest of the bytes read.
+SETTLED_PAGES_SQL = (
+    "SELECT DISTINCT CASE WHEN doc_key LIKE 'url:%' THEN regexp_replace(doc_key, ?, '') ELSE doc_key END AS page "
+    "FROM (SELECT doc_key FROM articles UNION ALL SELECT doc_key FROM duplicates UNION ALL SELECT doc_key FROM rejects)"
+)
 
 
 @dataclass(frozen=True)
@@ -128,9 +140,7 @@ def seen_keys(db_path: Path, keys: set[str]) -> set[str]:
         con.execute("CREATE OR REPLACE TEMP TABLE wanted_pages AS SELECT unnest(?::VARCHAR[]) AS page",
                     [sorted({page_key(key) for key in keys})])
         settled = {page for (page,) in con.execute(
-            "SELECT DISTINCT page FROM (SELECT CASE WHEN doc_key LIKE 'url:%' THEN regexp_replace(doc_key, ?, '') "
-            "ELSE doc_key END AS page FROM (SELECT doc_key FROM articles UNION ALL SELECT doc_key FROM duplicates "
-            "UNION ALL SELECT doc_key FROM rejects)) JOIN wanted_pages USING (page)", [CONTENT_DIGEST]).fetchall()}
+            f"SELECT page FROM ({SETTLED_PAGES_SQL}) JOIN wanted_pages USING (page)", [CONTENT_DIGEST]).fetchall()}
     return {key for key in keys if page_key(key) in settled}
 
 
@@ -247,35 +257,79 @@ def fetch_plan(sources: list[Source], settings: Settings, run_id: str, policy: H
                max_pages: int | None = None) -> Plan:
     """Poll the sources, fetch the pages no earlier run settled, and plan them like replayed files.
 
-    The listings' new validators wait in the run's staging folder and reach `fetch_state` with the
-    load (`load_planned`), so a run that fails before loading polls them afresh next time. A run that
-    already logged inputs (an Airflow run cleared and run again) is planned from its own ledger without
-    any request: the web has moved on since, and the run's counts must still match its ledger.
+    Three steps, so that a DAG can hold the DuckDB writer slot only around the two that open the store:
+    `snapshot_frontier` (store -> staging), `fetch_pages` (network -> staging, no store), `plan_fetched`.
     """
-    source = ",".join(s.url for s in sources)
-    logged = _logged_inputs(settings.db_path, run_id)
+    snapshot_frontier(settings, run_id)
+    fetch_pages(sources, settings, run_id, policy, max_pages)
+    return plan_fetched(settings, run_id, source=",".join(s.url for s in sources))
+
+
+def snapshot_frontier(settings: Settings, run_id: str) -> Path:
+    """Copy what a fetch needs from the store into the run's staging folder: the settled pages (to skip
+    them before any request) and the listings' validators (for conditional GET).
+
+    A run that already logged inputs (an Airflow run cleared and run again) gets those inputs instead, and
+    its fetch makes no request: the web has moved on since, and the run's counts must still match its ledger.
+    """
+    frontier = staging.run_dir(settings.staging_dir, run_id) / FRONTIER_DIR
+    frontier.mkdir(parents=True, exist_ok=True)
+    with connect(settings.db_path) as con:
+        migrate(con)
+        logged = _logged_inputs(con, run_id)
+        settled_pages = con.sql(SETTLED_PAGES_SQL, params=[CONTENT_DIGEST]).to_arrow_table()
     if logged:
-        return plan_docs(logged, settings, run_id, source)
+        staging.write([_raw_row(doc) for doc in logged], staging.RAW_SCHEMA, frontier / LOGGED_FILE)
+    staging.write_table(settled_pages, frontier / SETTLED_PAGES_FILE)
+    save_pending_listing_states(frontier / KNOWN_LISTINGS_FILE, list(read_listing_states(settings.db_path).values()))
+    return frontier
+
+
+def fetch_pages(sources: list[Source], settings: Settings, run_id: str, policy: HttpPolicy,
+                max_pages: int | None = None) -> Path:
+    """Poll the listings and fetch the new pages into the run's staging folder, reading only the frontier
+    snapshot: the network time holds no DuckDB lock, so other runs keep loading meanwhile."""
+    run_dir = staging.run_dir(settings.staging_dir, run_id)
+    frontier = run_dir / FRONTIER_DIR
+    if (frontier / LOGGED_FILE).exists():
+        return run_dir
+    known = {state.url: state for state in read_pending_listing_states(frontier / KNOWN_LISTINGS_FILE)}
     with PoliteClient(policy) as client:
-        docs, states = fetch_documents(sources, client, read_listing_states(settings.db_path),
-                                       skip=lambda keys: seen_keys(settings.db_path, keys), max_pages=max_pages)
-    plan = plan_docs(docs, settings, run_id, source)
-    save_pending_listing_states(plan.run_dir / LISTINGS_FILE, states)
-    return plan
+        docs, states = fetch_documents(sources, client, known, max_pages=max_pages,
+                                       skip=lambda keys: _settled_in_snapshot(frontier / SETTLED_PAGES_FILE, keys))
+    staging.write([_raw_row(doc) for doc in docs], staging.RAW_SCHEMA, run_dir / FETCHED_FILE)
+    save_pending_listing_states(run_dir / LISTINGS_FILE, states)
+    return run_dir
 
 
-def _logged_inputs(db_path: Path, run_id: str) -> list[RawDoc]:
+def plan_fetched(settings: Settings, run_id: str, source: str) -> Plan:
+    """Plan what `fetch_pages` left (or, for a run run again, what it logged the first time)."""
+    run_dir = staging.run_dir(settings.staging_dir, run_id)
+    logged = run_dir / FRONTIER_DIR / LOGGED_FILE
+    fetched = staging.read(logged if logged.exists() else run_dir / FETCHED_FILE).to_pylist()
+    return plan_docs([RawDoc(**row) for row in fetched], settings, run_id, source)
+
+
+def _settled_in_snapshot(snapshot: Path, keys: set[str]) -> set[str]:
+    """`seen_keys` over the frontier snapshot, in an in-memory DuckDB (the store is not opened)."""
+    if not keys:
+        return set()
+    pages = {page_key(key) for key in keys}
+    with duckdb.connect() as con:
+        settled = {page for (page,) in con.execute(
+            "SELECT page FROM read_parquet(?) WHERE page IN (SELECT unnest(?::VARCHAR[]))",
+            [str(snapshot), sorted(pages)]).fetchall()}
+    return {key for key in keys if page_key(key) in settled}
+
+
+def _logged_inputs(con, run_id: str) -> list[RawDoc]:
     """The inputs a run already logged, as inputs again.
 
     `plan_docs` settles the loaded, duplicate and rejected ones from the store; the failed ones are
     not remembered there, so they come back carrying their reason and fail again.
     """
-    if not Path(db_path).exists():
-        return []
-    with connect(db_path) as con:
-        migrate(con)
-        rows = con.execute("SELECT doc_key, source_uri, state, reason FROM ingest_log WHERE run_id = ? "
-                           "ORDER BY source_uri", [run_id]).fetchall()
+    rows = con.execute("SELECT doc_key, source_uri, state, reason FROM ingest_log WHERE run_id = ? "
+                       "ORDER BY source_uri", [run_id]).fetchall()
     return [RawDoc(doc_key, source_uri, "html", b"", url=source_uri,
                    problem=reason if state == "failed" else None, transient=state == "failed")
             for doc_key, source_uri, state, reason in rows]

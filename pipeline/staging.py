@@ -39,10 +39,14 @@ def run_dir(staging_dir: Path, run_id: str) -> Path:
 
 
 def write(rows: list[dict], schema: pa.Schema, path: Path) -> Path:
+    return write_table(pa.Table.from_pylist(rows, schema=schema), path)
+
+
+def write_table(table: pa.Table, path: Path) -> Path:
     """Write atomically (temp file + rename) so a retried task never reads half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp)
+    pq.write_table(table, tmp)
     tmp.replace(path)
     return path
 

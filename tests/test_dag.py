@@ -72,7 +72,7 @@ def test_dag_is_nightly_without_catchup_and_writers_share_one_pool(dagbag):
     assert [o.name for o in dag.get_task("load").outlets] == ["news_articles"]
 
 
-def test_fetch_dag_is_hourly_paused_one_run_at_a_time_and_shares_the_writer_pool(dagbag):
+def test_fetch_dag_is_hourly_paused_one_run_at_a_time_and_waits_on_the_network_outside_the_writer_pool(dagbag):
     dag = dagbag.dags["news_fetch"]
     assert dag.schedule == "@hourly"
     assert (dag.catchup, dag.is_paused_upon_creation, dag.max_active_runs) == (False, True, 1)
@@ -80,10 +80,12 @@ def test_fetch_dag_is_hourly_paused_one_run_at_a_time_and_shares_the_writer_pool
                                "fail_on_quality"}
     assert dag.params["sources_file"].endswith("sources.yaml") and dag.params["delay"] == 1.0
     pools = writer_pools(dag)
-    assert {pools[t] for t in ("fetch", "load", "validate", "report")} == {"duckdb_writer"}
-    assert pools["process"] != "duckdb_writer"
+    assert {pools[t] for t in ("frontier", "plan", "load", "validate", "report")} == {"duckdb_writer"}
+    assert "duckdb_writer" not in {pools["fetch"], pools["process"]}
     assert [o.name for o in dag.get_task("load").outlets] == ["news_articles"]
-    assert dag.get_task("process").upstream_task_ids == {"fetch"}
+    assert dag.get_task("fetch").upstream_task_ids == {"frontier"}
+    assert dag.get_task("plan").upstream_task_ids == {"fetch"}
+    assert dag.get_task("process").upstream_task_ids == {"plan"}
 
 
 def test_fetch_schedule_comes_from_the_environment_at_parse_time():

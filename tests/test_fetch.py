@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from pipeline.bench_fetch import fault_table
 from pipeline.sources.fetch import Source, load_sources
 from pipeline.sources.http import HttpPolicy
-from pipeline.stages import run_fetch
+from pipeline.stages import fetch_pages, plan_fetched, run_fetch, snapshot_frontier
 from pipeline.store import query
 from tests.conftest import REPO
 
@@ -113,6 +114,22 @@ def test_second_run_fetches_nothing_new(settings, site):
     assert summary.n_inputs == 0
     _, rows = query(settings.db_path, "SELECT status, etag FROM fetch_state")
     assert rows == [(304, '"feed-v1"')]
+
+
+def test_the_network_step_reads_only_the_frontier_snapshot(settings, site, tmp_path):
+    """`fetch_pages` runs outside the DAG's writer pool, so it must not open the store at all: here the
+    store is unreachable while it runs, and it still skips what an earlier run settled."""
+    httpd, base = site
+    sources = [Source("local", "feed", f"{base}/feed.xml")]
+    run_fetch(sources, settings, "f1", POLICY)
+    frontier = snapshot_frontier(settings, "f2")
+    (frontier / "listings-known.json").unlink()  # poll the feed in full, not with conditional GET
+    httpd.hits.clear()
+    unreachable = replace(settings, db_path=tmp_path / "no-such-folder" / "news.duckdb")
+    fetch_pages(sources, unreachable, "f2", POLICY)
+    assert not unreachable.db_path.parent.exists()
+    assert httpd.hits == ["/robots.txt", "/feed.xml", "/busy.html"], "only the failed page is fetched again"
+    assert plan_fetched(settings, "f2", source="local").n_inputs == 1
 
 
 def test_an_unreachable_listing_is_a_failed_input(settings):
