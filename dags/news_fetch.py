@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
-from news_tasks import DUCKDB_POOL, engine_settings, process_and_load
+from news_tasks import DUCKDB_POOL, engine_settings, process_and_load, run_params
 
 SOURCES_FILE = str(Path(__file__).resolve().parent.parent / "sources.yaml")
 FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
@@ -44,9 +44,7 @@ FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
                        description="Seconds between requests to one host (0 only for your own servers)."),
         "allow_hosts": Param([], type="array", items={"type": "string"},
                              description="Hosts allowed although they resolve to a private address."),
-        "batch_size": Param(200, type="integer", minimum=1, description="Pages per processing task."),
-        "fail_on_quality": Param(True, type="boolean",
-                                 description="Fail the run when a critical quality expectation fails."),
+        **run_params("Pages"),
     },
     doc_md=__doc__,
 )

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
-from news_tasks import DUCKDB_POOL, engine_settings, process_and_load
+from news_tasks import DUCKDB_POOL, engine_settings, process_and_load, run_params
 
 SEEDS_DIR = str(Path(__file__).resolve().parent.parent / "seeds")
 # The folder a scheduled run replays; a deployment points it at its own inbox, the embedded default is the seeds.
@@ -31,9 +31,7 @@ INBOX = os.environ.get("NEWS_INBOX") or SEEDS_DIR
     params={
         "sources": Param([INBOX], type="array", items={"type": "string"},
                          description="Files or folders to replay (.txt, .html, .jsonl, .warc/.arc archives)."),
-        "batch_size": Param(200, type="integer", minimum=1, description="Inputs per processing task."),
-        "fail_on_quality": Param(True, type="boolean",
-                                 description="Fail the run when a critical quality expectation fails."),
+        **run_params("Inputs"),
     },
     doc_md=__doc__,
 )

@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from airflow.sdk import Asset, task
+from airflow.sdk import Asset, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
 DUCKDB_POOL = "duckdb_writer"
 DUCKDB_CONN_ID = "duckdb_default"
 ARTICLES_ASSET = Asset(name="news_articles", uri="file:///news/articles")
+
+
+def run_params(inputs: str) -> dict[str, Param]:
+    """The Params every news DAG's trigger form has, after its own source Params."""
+    return {
+        "batch_size": Param(200, type="integer", minimum=1, description=f"{inputs} per processing task."),
+        "fail_on_quality": Param(True, type="boolean",
+                                 description="Fail the run when a critical quality expectation fails."),
+    }
 
 
 def engine_settings(batch_size: int | None = None):

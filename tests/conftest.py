@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -49,6 +50,15 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent: the shared evaluation data lives beside the repo only on dev/CI machines")
     return SHARED
+
+
+@pytest.fixture
+def dag_db(airflow_db, tmp_path, monkeypatch) -> Path:
+    """The DuckDB file a DAG run under `dag.test()` writes: the `duckdb_default` connection points at it."""
+    db = tmp_path / "dag" / "news.duckdb"
+    monkeypatch.setenv("AIRFLOW_CONN_DUCKDB_DEFAULT", json.dumps({"conn_type": "duckdb", "host": str(db)}))
+    monkeypatch.setenv("NEWS_DATA_DIR", str(db.parent))
+    return db
 
 
 @pytest.fixture(scope="session")

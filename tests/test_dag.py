@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -102,14 +101,6 @@ def test_ruff_airflow3_rules_pass():
     assert done.returncode == 0, done.stdout
 
 
-@pytest.fixture
-def dag_env(airflow_db, tmp_path, monkeypatch):
-    db = tmp_path / "dag" / "news.duckdb"
-    monkeypatch.setenv("AIRFLOW_CONN_DUCKDB_DEFAULT", json.dumps({"conn_type": "duckdb", "host": str(db)}))
-    monkeypatch.setenv("NEWS_DATA_DIR", str(tmp_path / "dag"))
-    return db
-
-
 def article_rows(db_path):
     _, rows = query(db_path, "SELECT article_id, doc_key, title, site, byline, published_at, published_rule, "
                              "language, body, content_hash FROM articles ORDER BY article_id")
@@ -122,38 +113,38 @@ def mention_rows(db_path):
     return rows
 
 
-def test_dag_run_over_the_seeds_matches_the_cli(dagbag, dag_env, settings):
+def test_dag_run_over_the_seeds_matches_the_cli(dagbag, dag_db, settings):
     run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(SEEDS)]})
     assert run.state == "success"
-    _, ledger = query(dag_env, "SELECT state, count(*) FROM ingest_log GROUP BY ALL")
+    _, ledger = query(dag_db, "SELECT state, count(*) FROM ingest_log GROUP BY ALL")
     assert ledger == [("loaded", 5)]
-    _, checks = query(dag_env, "SELECT count(*), count(*) FILTER (NOT success) FROM quality_results")
+    _, checks = query(dag_db, "SELECT count(*), count(*) FILTER (NOT success) FROM quality_results")
     assert checks[0][0] > 0 and checks[0][1] == 0
-    assert list((dag_env.parent / "staging").iterdir()) == []
+    assert list((dag_db.parent / "staging").iterdir()) == []
     run_pipeline([str(SEEDS)], settings, "cli")
-    assert article_rows(dag_env) == article_rows(settings.db_path)
-    assert mention_rows(dag_env) == mention_rows(settings.db_path)
+    assert article_rows(dag_db) == article_rows(settings.db_path)
+    assert mention_rows(dag_db) == mention_rows(settings.db_path)
 
 
-def test_a_critical_quality_failure_fails_the_dag_run(dagbag, dag_env, settings):
-    run_pipeline([str(SEEDS)], replace(settings, db_path=dag_env), "earlier")
-    with connect(dag_env) as con:
+def test_a_critical_quality_failure_fails_the_dag_run(dagbag, dag_db, settings):
+    run_pipeline([str(SEEDS)], replace(settings, db_path=dag_db), "earlier")
+    with connect(dag_db) as con:
         con.execute("UPDATE articles SET published_at = DATE '2999-01-01'")
     run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(SEEDS)]})
     assert run.state == "failed"
-    _, rows = query(dag_env, "SELECT suite, expectation FROM quality_results WHERE NOT success")
+    _, rows = query(dag_db, "SELECT suite, expectation FROM quality_results WHERE NOT success")
     assert any(suite == "articles" and "published_at" in expectation for suite, expectation in rows)
 
 
-def test_runs_for_past_dates_replay_the_inbox_and_add_nothing_after_the_first(dagbag, dag_env):
+def test_runs_for_past_dates_replay_the_inbox_and_add_nothing_after_the_first(dagbag, dag_db):
     """What `airflow backfill create --dag-id news_ingest` makes: one run per date, each replaying the seeds."""
     dag = dagbag.dags["news_ingest"]
     nights = [dt.datetime(2026, 1, day, 2, tzinfo=dt.UTC) for day in (1, 2, 3)]
     runs = [dag.test(logical_date=night, run_after=night, run_conf={"sources": [str(SEEDS)]}) for night in nights]
     assert [run.state for run in runs] == ["success"] * 3
     assert [run.run_id for run in runs] == [f"manual__{night.isoformat()}" for night in nights]
-    _, ledger = query(dag_env, "SELECT run_id, state, reason, count(*) FROM ingest_log GROUP BY ALL ORDER BY run_id")
+    _, ledger = query(dag_db, "SELECT run_id, state, reason, count(*) FROM ingest_log GROUP BY ALL ORDER BY run_id")
     assert ledger == [(runs[0].run_id, "loaded", None, 5), (runs[1].run_id, "duplicate", "seen_before", 5),
                       (runs[2].run_id, "duplicate", "seen_before", 5)]
-    _, articles = query(dag_env, "SELECT count(*) FROM articles")
+    _, articles = query(dag_db, "SELECT count(*) FROM articles")
     assert articles == [(5,)]

@@ -7,7 +7,6 @@ they re-poll the same server and must add nothing after the first.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 
@@ -23,14 +22,6 @@ def fetch_dag():
     from airflow.dag_processing.dagbag import BundleDagBag
 
     return BundleDagBag(dag_folder=str(DAGS), bundle_path=DAGS).dags["news_fetch"]
-
-
-@pytest.fixture
-def fetch_db(airflow_db, tmp_path, monkeypatch):
-    db = tmp_path / "fetch" / "news.duckdb"
-    monkeypatch.setenv("AIRFLOW_CONN_DUCKDB_DEFAULT", json.dumps({"conn_type": "duckdb", "host": str(db)}))
-    monkeypatch.setenv("NEWS_DATA_DIR", str(tmp_path / "fetch"))
-    return db
 
 
 @pytest.fixture
@@ -58,34 +49,34 @@ def ledger(db, run_id):
     return rows
 
 
-def test_fetch_dag_loads_the_feed_and_a_later_run_adds_nothing(fetch_dag, fetch_db, newsroom):
+def test_fetch_dag_loads_the_feed_and_a_later_run_adds_nothing(fetch_dag, dag_db, newsroom):
     httpd, base = newsroom
     first = run_at(fetch_dag, 10, base)
     assert first.state == "success"
-    _, articles = query(fetch_db, "SELECT url, title, published_at FROM articles ORDER BY url")
+    _, articles = query(dag_db, "SELECT url, title, published_at FROM articles ORDER BY url")
     assert articles == [(f"{base}/news/{n}.html", f"Story {n}", dt.date(2019, 9, 23)) for n in range(3)]
-    assert ledger(fetch_db, first.run_id)[0] == (f"{base}/gone.html", "rejected", "HTTP 404")
+    assert ledger(dag_db, first.run_id)[0] == (f"{base}/gone.html", "rejected", "HTTP 404")
 
     httpd.hits.clear()
     later = run_at(fetch_dag, 11, base)
     assert later.state == "success"
     assert (first.run_id, later.run_id) == ("manual__2026-03-01T10:00:00+00:00", "manual__2026-03-01T11:00:00+00:00")
     assert httpd.hits == ["/robots.txt", "/feed.xml"]
-    _, runs = query(fetch_db, "SELECT run_id, n_inputs, n_loaded FROM ingest_runs ORDER BY started_at")
+    _, runs = query(dag_db, "SELECT run_id, n_inputs, n_loaded FROM ingest_runs ORDER BY started_at")
     assert runs == [(first.run_id, 4, 3), (later.run_id, 0, 0)]
-    _, failed_checks = query(fetch_db, "SELECT count(*) FROM quality_results WHERE NOT success")
+    _, failed_checks = query(dag_db, "SELECT count(*) FROM quality_results WHERE NOT success")
     assert failed_checks == [(0,)]
-    assert list((fetch_db.parent / "staging").iterdir()) == []
+    assert list((dag_db.parent / "staging").iterdir()) == []
 
 
-def test_running_a_fetch_run_again_rewrites_its_ledger_without_a_request(fetch_dag, fetch_db, newsroom):
+def test_running_a_fetch_run_again_rewrites_its_ledger_without_a_request(fetch_dag, dag_db, newsroom):
     httpd, base = newsroom
     first = run_at(fetch_dag, 10, base)
-    before = ledger(fetch_db, first.run_id)
+    before = ledger(dag_db, first.run_id)
     httpd.hits.clear()
     again = run_at(fetch_dag, 10, base)
     assert again.state == "success" and again.run_id == first.run_id
     assert httpd.hits == []
-    assert ledger(fetch_db, first.run_id) == before
-    _, runs = query(fetch_db, "SELECT n_inputs, n_loaded, n_rejected FROM ingest_runs")
+    assert ledger(dag_db, first.run_id) == before
+    _, runs = query(dag_db, "SELECT n_inputs, n_loaded, n_rejected FROM ingest_runs")
     assert runs == [(4, 3, 1)]
