@@ -48,6 +48,13 @@ FRONTIER_DIR = "frontier"
 SETTLED_PAGES_FILE = "settled-pages.parquet"
 KNOWN_LISTINGS_FILE = "listings-known.json"
 LOGGED_FILE = "logged.parquet"
+RETRY_FILE = "retry-pages.json"
+# A page that failed this many times (timeouts, 5xx, 429) is no longer retried unless a listing lists it again.
+MAX_FETCH_ATTEMPTS = 3
+RETRY_PAGES_SQL = (
+    "SELECT source_uri FROM ingest_log WHERE state = 'failed' AND doc_key LIKE 'url:%' "
+    "GROUP BY source_uri HAVING count(*) < ? ORDER BY min(logged_at), source_uri"
+)
 # Every page settled in the store, in any version: its key without the digest of the bytes read.
 SETTLED_PAGES_SQL = (
     "SELECT DISTINCT CASE WHEN doc_key LIKE 'url:%' THEN regexp_replace(doc_key, ?, '') ELSE doc_key END AS page "
@@ -267,7 +274,8 @@ def fetch_plan(sources: list[Source], settings: Settings, run_id: str, policy: H
 
 def snapshot_frontier(settings: Settings, run_id: str) -> Path:
     """Copy what a fetch needs from the store into the run's staging folder: the settled pages (to skip
-    them before any request) and the listings' validators (for conditional GET).
+    them before any request), the listings' validators (for conditional GET) and the pages that failed
+    before (to retry them, at most `MAX_FETCH_ATTEMPTS` times in all).
 
     A run that already logged inputs (an Airflow run cleared and run again) gets those inputs instead, and
     its fetch makes no request: the web has moved on since, and the run's counts must still match its ledger.
@@ -278,10 +286,12 @@ def snapshot_frontier(settings: Settings, run_id: str) -> Path:
         migrate(con)
         logged = _logged_inputs(con, run_id)
         settled_pages = con.sql(SETTLED_PAGES_SQL, params=[CONTENT_DIGEST]).to_arrow_table()
+        retry = [url for (url,) in con.execute(RETRY_PAGES_SQL, [MAX_FETCH_ATTEMPTS]).fetchall()]
     if logged:
         staging.write([_raw_row(doc) for doc in logged], staging.RAW_SCHEMA, frontier / LOGGED_FILE)
     staging.write_table(settled_pages, frontier / SETTLED_PAGES_FILE)
     save_pending_listing_states(frontier / KNOWN_LISTINGS_FILE, list(read_listing_states(settings.db_path).values()))
+    (frontier / RETRY_FILE).write_text(json.dumps(retry, indent=1))
     return frontier
 
 
@@ -294,8 +304,9 @@ def fetch_pages(sources: list[Source], settings: Settings, run_id: str, policy: 
     if (frontier / LOGGED_FILE).exists():
         return run_dir
     known = {state.url: state for state in read_pending_listing_states(frontier / KNOWN_LISTINGS_FILE)}
+    retry = tuple(json.loads((frontier / RETRY_FILE).read_text()))
     with PoliteClient(policy) as client:
-        docs, states = fetch_documents(sources, client, known, max_pages=max_pages,
+        docs, states = fetch_documents(sources, client, known, max_pages=max_pages, retry=retry,
                                        skip=lambda keys: _settled_in_snapshot(frontier / SETTLED_PAGES_FILE, keys))
     staging.write([_raw_row(doc) for doc in docs], staging.RAW_SCHEMA, run_dir / FETCHED_FILE)
     save_pending_listing_states(run_dir / LISTINGS_FILE, states)

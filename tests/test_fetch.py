@@ -105,15 +105,25 @@ def test_fetch_loads_new_pages_and_accounts_every_failure(settings, site):
     assert f"{base}/private/x.html".replace(base, "") not in httpd.hits
 
 
-def test_second_run_fetches_nothing_new(settings, site):
+def test_second_run_fetches_nothing_new_and_retries_what_failed(settings, site):
     httpd, base = site
     run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, "f1", POLICY)
     httpd.hits.clear()
     summary = run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, "f2", POLICY)
-    assert httpd.hits == ["/robots.txt", "/feed.xml"]
-    assert summary.n_inputs == 0
+    assert httpd.hits == ["/robots.txt", "/feed.xml", "/busy.html"], "the 503 page is retried though the feed is 304"
+    assert (summary.n_inputs, summary.n_failed) == (1, 1)
     _, rows = query(settings.db_path, "SELECT status, etag FROM fetch_state")
     assert rows == [(304, '"feed-v1"')]
+
+
+def test_a_failing_page_is_tried_at_most_three_times(settings, site):
+    httpd, base = site
+    for run in ("f1", "f2", "f3", "f4"):
+        httpd.hits.clear()
+        run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, run, POLICY)
+    assert "/busy.html" not in httpd.hits
+    _, rows = query(settings.db_path, "SELECT count(*) FROM ingest_log WHERE source_uri LIKE '%/busy.html'")
+    assert rows == [(3,)]
 
 
 def test_the_network_step_reads_only_the_frontier_snapshot(settings, site, tmp_path):

@@ -64,13 +64,15 @@ def url_sources(urls: list[str], kind: str) -> list[Source]:
 
 def fetch_documents(sources: list[Source], client: PoliteClient, known: dict[str, ListingState],
                     skip: Callable[[set[str]], set[str]], max_pages: int | None = None,
-                    ) -> tuple[list[RawDoc], list[ListingState]]:
+                    retry: tuple[str, ...] = ()) -> tuple[list[RawDoc], list[ListingState]]:
     """The pages to ingest and the new state of every listing polled.
 
-    `skip` gets the candidate doc_keys and returns those already settled in the store. A listing that
-    could not be polled becomes a failed input too, so the run's ledger shows it (and it is retried).
+    `skip` gets the candidate doc_keys and returns those already settled in the store. `retry` are pages
+    that failed in earlier runs: fetched again even when their listing no longer lists them (a 304 lists
+    nothing). A listing that could not be polled becomes a failed input too, so the run's ledger shows it
+    (and it is polled again next run).
     """
-    states, entries, docs = [], {}, []
+    states, entries, docs = [], {url_doc_key(url): url for url in retry}, []
     for source in sources:
         listing, state = _poll(source, client, known.get(source.url))
         states.append(state)
