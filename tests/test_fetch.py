@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -64,26 +66,34 @@ class Site(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def serve(pages: dict[str, bytes], feed: bytes):
+@contextmanager
+def feed_site(pages: dict[str, bytes], links: Callable[[str], list[tuple[str, str]]]):
+    """A local site serving `pages` and an RSS feed of `links(base_url)`; yields the server and its base URL."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    httpd.pages, httpd.feed, httpd.hits = pages, feed, []
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.pages, httpd.feed, httpd.hits = pages, rss(links(base)), []
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
+    try:
+        yield httpd, base
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def story_pages() -> dict[str, bytes]:
+    """Three dated articles on different subjects, at /news/0.html to /news/2.html."""
+    return {f"/news/{n}.html": ARTICLE.format(title=f"Story {n}", text=text).encode() for n, text in enumerate(TEXTS)}
+
+
+def story_links(base: str) -> list[tuple[str, str]]:
+    return [(f"{base}/news/{n}.html", f"Story {n}") for n in range(3)]
 
 
 @pytest.fixture
 def site():
-    pages = {f"/news/{n}.html": ARTICLE.format(title=f"Story {n}", text=text).encode()
-             for n, text in enumerate(TEXTS)}
-    httpd = serve(pages, b"")
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    links = [(f"{base}/news/{n}.html", f"Story {n}") for n in range(3)]
-    links += [(f"{base}/private/x.html", "Hidden"), (f"{base}/gone.html", "Gone"), (f"{base}/data.json", "Data"),
-              (f"{base}/busy.html", "Busy")]
-    httpd.feed = rss(links)
-    yield httpd, base
-    httpd.shutdown()
-    httpd.server_close()
+    extra = [("/private/x.html", "Hidden"), ("/gone.html", "Gone"), ("/data.json", "Data"), ("/busy.html", "Busy")]
+    with feed_site(story_pages(), lambda base: story_links(base) + [(base + path, t) for path, t in extra]) as served:
+        yield served
 
 
 POLICY = HttpPolicy(per_host_delay=0.0, retries=0, timeout=2.0, allowed_hosts=frozenset({"127.0.0.1"}))
@@ -158,12 +168,8 @@ def dev_site(shared_dir):
     rows = [json.loads(line) for line in (root / "pages.jsonl").open()]
     chosen = [r for r in rows if r["id"].startswith("fundus-") and r.get("publish_date")][:15]
     pages = {f"/{r['id']}.html": (root / r["html"]).read_bytes() for r in chosen}
-    httpd = serve(pages, b"")
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.feed = rss([(f"{base}/{r['id']}.html", r["title"]) for r in chosen])
-    yield base, chosen
-    httpd.shutdown()
-    httpd.server_close()
+    with feed_site(pages, lambda base: [(f"{base}/{r['id']}.html", r["title"]) for r in chosen]) as (_, base):
+        yield base, chosen
 
 
 def test_served_dev_pages_load_with_urls_titles_and_dates(settings, dev_site):

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.store import query
 from tests.conftest import REPO
-from tests.test_fetch import ARTICLE, TEXTS, rss, serve
+from tests.test_fetch import feed_site, story_links, story_pages
 
 DAGS = REPO / "dags"
 
@@ -27,14 +27,8 @@ def fetch_dag():
 @pytest.fixture
 def newsroom():
     """Three dated articles and one link that is gone, listed in an RSS feed with an ETag."""
-    pages = {f"/news/{n}.html": ARTICLE.format(title=f"Story {n}", text=text).encode()
-             for n, text in enumerate(TEXTS)}
-    httpd = serve(pages, b"")
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.feed = rss([(f"{base}/news/{n}.html", f"Story {n}") for n in range(3)] + [(f"{base}/gone.html", "Gone")])
-    yield httpd, base
-    httpd.shutdown()
-    httpd.server_close()
+    with feed_site(story_pages(), lambda base: story_links(base) + [(f"{base}/gone.html", "Gone")]) as served:
+        yield served
 
 
 def run_at(dag, hour: int, base: str):
