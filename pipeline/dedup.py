@@ -99,10 +99,24 @@ class NewVersion:
 
 
 @dataclass(frozen=True)
+class DegradedVersion:
+    """A known page re-captured with a body that shrank sharply (a truncated capture, a paywall or error page):
+    recorded as a duplicate of the page's latest version, never promoted to latest."""
+
+    latest: str  # article_id of the page's latest version
+    share: float  # this body's length as a share of the latest version's
+
+
+DEGRADED_SHARE = 0.5
+"""A new version whose body is shorter than this share of the latest version's is a degraded re-capture."""
+
+
+@dataclass(frozen=True)
 class KnownArticle:
     article_id: str
     canonical_url: str | None
     content_hash: str
+    body_chars: int = 0
 
 
 class ExactIndex:
@@ -117,17 +131,26 @@ class ExactIndex:
         for article in known:
             self.add(article)
 
-    def match(self, url: str | None, digest: str) -> DuplicateMatch | NewVersion | None:
+    def match(self, url: str | None, digest: str,
+              body_chars: int = 0) -> DuplicateMatch | NewVersion | DegradedVersion | None:
         """Same page first (duplicate of the version with this body, else a new version), then same body.
 
         A body equal to *any* earlier version is a duplicate, not a new version: replaying an older capture
         adds nothing. The price: a page reverted to an earlier text is not recorded as a version again.
+        A body new to the page becomes a version only when it is a body of its own: one another page already
+        has (a site's navigation, an error page) is a `content_hash` duplicate, and one less than
+        `DEGRADED_SHARE` of the latest version's length is a degraded re-capture.
         """
         versions = self._versions.get(url) if url else None
         if versions:
             same = next((v.article_id for v in versions if v.content_hash == digest), None)
             if same:
                 return DuplicateMatch(same, "canonical_url")
+            if digest in self._by_hash:
+                return DuplicateMatch(self._by_hash[digest], "content_hash")
+            latest = versions[-1]
+            if latest.body_chars and body_chars < DEGRADED_SHARE * latest.body_chars:
+                return DegradedVersion(latest.article_id, round(body_chars / latest.body_chars, 4))
             return NewVersion(versions[0].article_id, len(versions) + 1)
         if digest in self._by_hash:
             return DuplicateMatch(self._by_hash[digest], "content_hash")

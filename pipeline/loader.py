@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import staging
-from pipeline.dedup import DuplicateMatch, ExactIndex, KnownArticle
+from pipeline.dedup import DegradedVersion, DuplicateMatch, ExactIndex, KnownArticle
 from pipeline.enrich.entities import resolve_corpus
 from pipeline.enrich.places import country_code
 from pipeline.neardup import NearDupIndex
@@ -29,6 +29,8 @@ _INCOMING_ENTITY_SCHEMA = pa.schema([
     ("aliases", pa.list_(pa.string())), ("country_code", pa.string()),
 ])
 """Explicit, as a batch whose places all lack a code would otherwise give ``country_code`` Arrow's null type."""
+SAME_INPUT_IN_RUN = "same_input_in_run"
+"""Ledger reason of an input whose key an earlier input of the same run had."""
 _KEPT_SCHEMA = pa.schema([("article_id", pa.string()), ("version_of", pa.string()), ("version", pa.int32())])
 """The articles a load keeps, with their version links (version_of NULL and version 1 for a first version)."""
 
@@ -62,10 +64,28 @@ def load_processed(db_path: Path, run_id: str, source: str, settled_path: Path, 
         _load_entities(con, _only(_concat(processed, "mentions.parquet", staging.MENTION_SCHEMA), keep))
         assign_stories(con, keep)
         near.flush()
+        ledger = _settle_repeats(ledger)
         _write_ledger(con, run_id, ledger)
         summary = _write_run(con, run_id, source, ledger, n_inputs, started_at)
         con.execute("COMMIT")
     return summary
+
+
+def _settle_repeats(ledger: list[dict]) -> list[dict]:
+    """An input met again in the same run (the same bytes under another name) shares the fate of its first
+    occurrence: a duplicate of the article that one became, or rejected or failed for the same reason. Only a
+    loaded or duplicate first occurrence gives an article to point at, so no ledger row names a missing one."""
+    first = {row["doc_key"]: row for row in ledger if row.get("reason") != SAME_INPUT_IN_RUN}
+    settled = []
+    for row in ledger:
+        fate = first.get(row["doc_key"]) if row.get("reason") == SAME_INPUT_IN_RUN else None
+        if fate is None:
+            settled.append(row)
+        elif fate["state"] in ("loaded", "duplicate"):
+            settled.append({**row, "state": "duplicate", "article_id": fate["article_id"]})
+        else:
+            settled.append({**row, "state": fate["state"], "reason": fate["reason"], "article_id": None})
+    return settled
 
 
 def _concat(folders: list[Path], name: str, schema: pa.Schema) -> pa.Table:
@@ -102,7 +122,7 @@ def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[pa
     """
     index, existing = _known(con, articles)
     keep, verdicts = [], []
-    columns = ["article_id", "doc_key", "source_uri", "canonical_url", "content_hash", "body"]
+    columns = ["article_id", "doc_key", "source_uri", "canonical_url", "content_hash", "body", "body_chars"]
     for row in articles.select(columns).to_pylist():
         entry = {"doc_key": row["doc_key"], "source_uri": row["source_uri"], "article_id": row["article_id"]}
         if row["article_id"] in existing:
@@ -111,17 +131,21 @@ def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[pa
             verdicts.append({**entry, "state": "loaded" if same_run else "duplicate",
                              "reason": loaded_reason(version_of) if same_run else "seen_before"})
             continue
-        match = index.match(row["canonical_url"], row["content_hash"])
+        match = index.match(row["canonical_url"], row["content_hash"], row["body_chars"])
         if isinstance(match, DuplicateMatch):
             verdicts.append({**entry, "state": "duplicate", "reason": match.rule, "article_id": match.duplicate_of,
                              "similarity": 1.0})
+            continue
+        if isinstance(match, DegradedVersion):
+            verdicts.append({**entry, "state": "duplicate", "reason": "degraded_version", "article_id": match.latest,
+                             "similarity": match.share})
             continue
         near_match = None if match else near.match(row["body"])
         if near_match:
             verdicts.append({**entry, "state": "duplicate", "reason": "near_duplicate",
                              "article_id": near_match.duplicate_of, "similarity": near_match.similarity})
             continue
-        index.add(KnownArticle(row["article_id"], row["canonical_url"], row["content_hash"]))
+        index.add(KnownArticle(row["article_id"], row["canonical_url"], row["content_hash"], row["body_chars"]))
         near.add(row["article_id"], row["body"])
         version_of, version = (match.version_of, match.version) if match else (None, 1)
         existing[row["article_id"]] = (run_id, version_of)
@@ -140,14 +164,14 @@ def _known(con, articles: pa.Table) -> tuple[ExactIndex, dict[str, tuple[str, st
     the index in version order; plus article_id → (run_id, version_of) of those."""
     con.register("incoming_keys", articles.select(["article_id", "canonical_url", "content_hash"]))
     rows = con.execute(
-        "SELECT article_id, canonical_url, content_hash, run_id, version_of FROM articles WHERE "
+        "SELECT article_id, canonical_url, content_hash, run_id, version_of, body_chars FROM articles WHERE "
         "article_id IN (SELECT article_id FROM incoming_keys) "
         "OR canonical_url IN (SELECT canonical_url FROM incoming_keys) "
         "OR content_hash IN (SELECT content_hash FROM incoming_keys) "
         "ORDER BY version, ingested_at, article_id").fetchall()
     con.unregister("incoming_keys")
-    return (ExactIndex(KnownArticle(a, url, digest) for a, url, digest, _, _ in rows),
-            {a: (run, version_of) for a, _, _, run, version_of in rows})
+    return (ExactIndex(KnownArticle(a, url, digest, chars) for a, url, digest, _, _, chars in rows),
+            {a: (run, version_of) for a, _, _, run, version_of, _ in rows})
 
 
 def _insert_articles(con, articles: pa.Table, keep: pa.Table, run_id: str) -> None:
@@ -156,10 +180,11 @@ def _insert_articles(con, articles: pa.Table, keep: pa.Table, run_id: str) -> No
     con.execute(
         "INSERT OR IGNORE INTO articles (article_id, doc_key, url, canonical_url, source_uri, site, title, byline, "
         "published_at, published_rule, updated_at, language, language_prob, body, body_chars, content_hash, "
-        "story_id, ingested_at, run_id, version_of, version) "
+        "story_id, ingested_at, run_id, version_of, version, warnings) "
         "SELECT article_id, doc_key, url, canonical_url, source_uri, site, title, byline, published_at, "
         "published_rule, updated_at, language, language_prob, body, body_chars, content_hash, NULL, ?, ?, "
-        "v.version_of, v.version FROM incoming_articles JOIN incoming_versions v USING (article_id)",
+        "v.version_of, v.version, nullif(warnings, []) FROM incoming_articles JOIN incoming_versions v "
+        "USING (article_id)",
         [_now(), run_id],
     )
 

@@ -55,6 +55,8 @@ class Extraction:
     published_rule: str | None = None
     updated_at: date | None = None
     date_candidates: tuple[DateCandidate, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """What was repaired on the way in (bad bytes replaced, a field of the wrong type dropped): loaded, but said."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,14 @@ class Settings:
     batch_size: int
     max_input_bytes: int
     min_body_chars: int
+    max_body_chars: int = 500_000
+    """A cleaned body longer than this is not one article (a book, a dump): rejected with its size."""
+    batch_bytes: int = 64 * 1024 * 1024
+    """A raw batch closes at `batch_size` inputs or this many bytes, so a batch of large pages stays small."""
+    input_time_budget: float = 60.0
+    """Seconds of extraction one input may take before it is rejected (0 turns the budget off)."""
+    staging_retention_hours: float = 48.0
+    """A run's staging folder left this long (a killed run) is removed by the next run's plan."""
 
     def with_db(self, db_path: str | Path | None) -> Settings:
         return self if db_path is None else replace(self, db_path=Path(db_path))
@@ -37,4 +45,8 @@ def load_settings() -> Settings:
         batch_size=int(os.environ.get("NEWS_BATCH_SIZE", "200")),
         max_input_bytes=int(os.environ.get("NEWS_MAX_INPUT_BYTES", str(10 * 1024 * 1024))),
         min_body_chars=int(os.environ.get("NEWS_MIN_BODY_CHARS", "200")),
+        max_body_chars=int(os.environ.get("NEWS_MAX_BODY_CHARS", "500000")),
+        batch_bytes=int(os.environ.get("NEWS_BATCH_BYTES", str(64 * 1024 * 1024))),
+        input_time_budget=float(os.environ.get("NEWS_INPUT_TIME_BUDGET", "60")),
+        staging_retention_hours=float(os.environ.get("NEWS_STAGING_RETENTION_HOURS", "48")),
     )

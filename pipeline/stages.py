@@ -12,18 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import traceback
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
 
 from pipeline import staging
+from pipeline.budget import OverBudget, time_budget
 from pipeline.dedup import canonical_url, content_hash
 from pipeline.enrich.entities import load_model, tag_entities
 from pipeline.enrich.language import detect_language
 from pipeline.extract.dispatch import Rejected, extract
-from pipeline.loader import load_processed, loaded_reason
-from pipeline.records import RawDoc, RunSummary, article_id_for
+from pipeline.loader import SAME_INPUT_IN_RUN, load_processed, loaded_reason
+from pipeline.records import Extraction, RawDoc, RunSummary, article_id_for
 from pipeline.settings import Settings
 from pipeline.sources.fetch import (
     Source,
@@ -34,7 +36,7 @@ from pipeline.sources.fetch import (
     write_listing_states,
 )
 from pipeline.sources.http import HttpPolicy, PoliteClient
-from pipeline.sources.keys import CONTENT_DIGEST, input_key, page_key
+from pipeline.sources.keys import CONTENT_DIGEST, input_key, page_key, printable_path
 from pipeline.sources.replay import read_inputs
 from pipeline.store import connect, migrate
 
@@ -49,6 +51,9 @@ SETTLED_PAGES_FILE = "settled-pages.parquet"
 KNOWN_LISTINGS_FILE = "listings-known.json"
 LOGGED_FILE = "logged.parquet"
 RETRY_FILE = "retry-pages.json"
+EARLIEST_DATE = dt.date(1900, 1, 1)
+SETTLE_CHUNK = 500
+"""Inputs settled against the store with one query while planning."""
 # A page that failed this many times (timeouts, 5xx, 429) is no longer retried unless a listing lists it again.
 MAX_FETCH_ATTEMPTS = 3
 RETRY_PAGES_SQL = (
@@ -98,43 +103,72 @@ class Plan:
 
 
 def plan_run(paths: list[str], settings: Settings, run_id: str) -> Plan:
-    """Replay files and folders: read them, then plan them."""
-    docs = list(read_inputs(paths, settings.max_input_bytes))
-    return plan_docs(docs, settings, run_id, source=",".join(map(str, paths)))
+    """Replay files and folders: read them as a stream, then plan them batch by batch."""
+    source = ",".join(printable_path(path) for path in paths)
+    return plan_docs(read_inputs(paths, settings.max_input_bytes), settings, run_id, source=source)
 
 
-def plan_docs(docs: list[RawDoc], settings: Settings, run_id: str, source: str) -> Plan:
+def plan_docs(docs: Iterable[RawDoc], settings: Settings, run_id: str, source: str) -> Plan:
     """Skip, before any expensive stage, the inputs already ingested, and batch the rest.
 
     An input seen in an earlier run keeps its earlier fate: a loaded article is now a duplicate of
     itself (rule `seen_before`), a reject is rejected again for the same reason. Seen in this same
     run (a re-run), it keeps its state, so re-running a run changes nothing. A page's key gets the digest of
     the bytes read (`input_key`) first, so a page whose body changed is a new input and reaches extraction.
+
+    Inputs stream through: a raw batch is written as soon as it holds `batch_size` inputs or `batch_bytes`
+    bytes, so planning holds one batch in memory however large the inbox.
     """
-    docs = [replace(doc, doc_key=input_key(doc.doc_key, doc.content)) for doc in docs]
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     out = staging.run_dir(settings.staging_dir, run_id)
+    staging.remove_abandoned(settings.staging_dir, settings.staging_retention_hours, keep=out)
+    batches, settled, claimed = [], [], set()
+    pending: list[RawDoc] = []
+    pending_bytes = n_inputs = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_bytes
+        if pending:
+            rows = [_raw_row(doc) for doc in pending]
+            batches.append(staging.write(rows, staging.RAW_SCHEMA, out / f"raw-{len(batches):05d}.parquet"))
+        pending, pending_bytes = [], 0
+
     with connect(settings.db_path) as con:
         migrate(con)
-        seen = _seen_before(con, {doc.doc_key for doc in docs}, run_id)
-    settled, todo, claimed = [], [], set()
-    for doc in docs:
-        if doc.doc_key in claimed:
-            settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, "state": "duplicate",
-                            "reason": "same_input_in_run", "article_id": article_id_for(doc.doc_key)})
-        elif doc.doc_key in seen:
-            settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, **seen[doc.doc_key]})
-        else:
-            todo.append(doc)
-        claimed.add(doc.doc_key)
-    batches = []
-    for number, start in enumerate(range(0, len(todo), settings.batch_size)):
-        rows = [_raw_row(doc) for doc in todo[start:start + settings.batch_size]]
-        batches.append(staging.write(rows, staging.RAW_SCHEMA, out / f"raw-{number:05d}.parquet"))
+        for chunk in _chunks(docs, SETTLE_CHUNK, settings.batch_bytes):
+            chunk = [replace(doc, doc_key=input_key(doc.doc_key, doc.content)) for doc in chunk]
+            n_inputs += len(chunk)
+            seen = _seen_before(con, {doc.doc_key for doc in chunk} - claimed, run_id)
+            for doc in chunk:
+                if doc.doc_key in claimed:
+                    settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, "state": "duplicate",
+                                    "reason": SAME_INPUT_IN_RUN, "article_id": None})
+                elif doc.doc_key in seen:
+                    settled.append({"doc_key": doc.doc_key, "source_uri": doc.source_uri, **seen[doc.doc_key]})
+                else:
+                    pending.append(doc)
+                    pending_bytes += len(doc.content)
+                    if len(pending) >= settings.batch_size or pending_bytes >= settings.batch_bytes:
+                        flush()
+                claimed.add(doc.doc_key)
+    flush()
     settled_path = staging.write(settled, staging.OUTCOME_SCHEMA, out / "settled.parquet")
-    plan = Plan(run_id, out, tuple(batches), settled_path, len(docs), started_at, source)
+    plan = Plan(run_id, out, tuple(batches), settled_path, n_inputs, started_at, source)
     plan.save()
     return plan
+
+
+def _chunks(docs: Iterable[RawDoc], size: int, max_bytes: int) -> Iterator[list[RawDoc]]:
+    """Groups of inputs settled with one store query each, bounded in count and in bytes held."""
+    chunk, held = [], 0
+    for doc in docs:
+        chunk.append(doc)
+        held += len(doc.content)
+        if len(chunk) >= size or held >= max_bytes:
+            yield chunk
+            chunk, held = [], 0
+    if chunk:
+        yield chunk
 
 
 def seen_keys(db_path: Path, keys: set[str]) -> set[str]:
@@ -182,8 +216,10 @@ def _raw_row(doc: RawDoc) -> dict:
 def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = None) -> Path:
     """Extract, detect language and tag entities for one raw batch; returns the output folder.
 
-    Every input of the batch comes out either as an article row or as an outcome row
-    (rejected with a reason, or failed with the error), never silently dropped.
+    Every input of the batch comes out either as an article row or as an outcome row (rejected with a reason,
+    or failed with the error), never silently dropped, and what goes wrong with one input stays with it: each
+    is extracted under its own time budget, and an error tagging one article's entities costs only that
+    article its entities (recorded in its warnings).
     """
     batch_path = Path(batch_path)
     out = batch_path.with_name(batch_path.stem.replace("raw-", "processed-"))
@@ -193,13 +229,21 @@ def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = 
         if raw.transient:
             outcomes.append(_outcome(raw, "failed", raw.problem or "transient error"))
             continue
+        state, detail = "loaded", None
         try:
-            articles.append(_article_row(raw, settings, today, dates))
-        except Rejected as reason:
-            outcomes.append(_outcome(raw, "rejected", str(reason)))
-        except Exception as error:  # noqa: BLE001 - one bad input must not crash the batch
-            detail = "".join(traceback.format_exception_only(error)).strip()
-            outcomes.append(_outcome(raw, "failed", detail))
+            with time_budget(settings.input_time_budget):
+                article, candidates = _article_row(raw, settings, today)
+        except (Rejected, OverBudget) as reason:
+            state, detail = "rejected", str(reason)
+        except (OSError, MemoryError) as error:
+            state, detail = "failed", _one_line(error)
+        except Exception as error:  # noqa: BLE001 - the same bytes would fail again: reject them, keep them
+            state, detail = "rejected", f"extraction error: {_one_line(error)}"
+        if state == "loaded":
+            articles.append(article)
+            dates.extend(candidates)
+        else:
+            outcomes.append(_outcome(raw, state, detail))
     mentions = _mention_rows(articles, settings)
     staging.write(articles, staging.ARTICLE_SCHEMA, out / "articles.parquet")
     staging.write(mentions, staging.MENTION_SCHEMA, out / "mentions.parquet")
@@ -208,21 +252,47 @@ def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = 
     return out
 
 
-def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None, dates: list[dict]) -> dict:
+def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tuple[dict, list[dict]]:
     extraction = extract(raw, settings.min_body_chars, today)
+    if len(extraction.body) > settings.max_body_chars:
+        raise Rejected(f"body too long: {len(extraction.body)} chars of text after cleaning "
+                       f"(> {settings.max_body_chars}), not one article")
+    extraction = _within_calendar(extraction)
     language, probability = detect_language(extraction.body)
     url = raw.url or extraction.url
     article_id = article_id_for(raw.doc_key)
-    dates.extend({"article_id": article_id, "value": c.value, "kind": c.kind, "rule": c.rule}
-                 for c in extraction.date_candidates)
-    return {
+    dates = [{"article_id": article_id, "value": c.value, "kind": c.kind, "rule": c.rule}
+             for c in extraction.date_candidates]
+    article = {
         "article_id": article_id, "doc_key": raw.doc_key, "url": url, "canonical_url": canonical_url(url),
         "source_uri": raw.source_uri, "site": extraction.site, "title": extraction.title,
         "byline": extraction.byline, "published_at": extraction.published_at,
         "published_rule": extraction.published_rule, "updated_at": extraction.updated_at,
         "language": language, "language_prob": probability, "body": extraction.body,
         "body_chars": len(extraction.body), "content_hash": content_hash(extraction.body),
+        "warnings": list(extraction.warnings),
     }
+    return article, dates
+
+
+def _within_calendar(extraction: Extraction) -> Extraction:
+    """Dates before `EARLIEST_DATE` are misreadings (`0001-01-01` in a feed, a year typed as 19), and date
+    arithmetic on them overflows: they are dropped, never loaded."""
+    def sane(value: dt.date | None) -> dt.date | None:
+        return value if value is None or value >= EARLIEST_DATE else None
+
+    candidates = tuple(c for c in extraction.date_candidates if sane(c.value))
+    if (sane(extraction.published_at), sane(extraction.updated_at), candidates) == (
+            extraction.published_at, extraction.updated_at, extraction.date_candidates):
+        return extraction
+    published = sane(extraction.published_at)
+    return replace(extraction, published_at=published, published_rule=extraction.published_rule if published else None,
+                   updated_at=sane(extraction.updated_at), date_candidates=candidates,
+                   warnings=(*extraction.warnings, f"dates before {EARLIEST_DATE} dropped"))
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join("".join(traceback.format_exception_only(error)).split())[:500]
 
 
 def _outcome(raw: RawDoc, state: str, reason: str) -> dict:
@@ -231,11 +301,21 @@ def _outcome(raw: RawDoc, state: str, reason: str) -> dict:
 
 
 def _mention_rows(articles: list[dict], settings: Settings) -> list[dict]:
-    """NER over the cleaned bodies (title as extra evidence), batched with nlp.pipe."""
+    """NER over the cleaned bodies (title as extra evidence), batched with nlp.pipe; should the batch fail,
+    article by article, so an error costs one article its entities and is written into its warnings."""
     if not articles:
         return []
     nlp = load_model(settings.spacy_model)
-    tagged = tag_entities(nlp, [(a["title"], a["body"]) for a in articles], batch_size=64)
+    try:
+        tagged = tag_entities(nlp, [(a["title"], a["body"]) for a in articles], batch_size=64)
+    except Exception:  # noqa: BLE001 - find the article at fault below
+        tagged = []
+        for article in articles:
+            try:
+                tagged.append(tag_entities(nlp, [(article["title"], article["body"])])[0])
+            except Exception as error:  # noqa: BLE001 - the article loads without entities, and says so
+                article["warnings"].append(f"no entities: tagging failed: {_one_line(error)}")
+                tagged.append(())
     return [
         {"article_id": article["article_id"], "surface": m.surface, "label": m.label,
          "start_char": m.start_char, "end_char": m.end_char, "canonical": m.canonical}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +19,7 @@ ARTICLE_SCHEMA = pa.schema([
     ("title", pa.string()), ("byline", pa.string()), ("published_at", pa.date32()),
     ("published_rule", pa.string()), ("updated_at", pa.date32()), ("language", pa.string()),
     ("language_prob", pa.float64()), ("body", pa.string()), ("body_chars", pa.int32()),
-    ("content_hash", pa.string()),
+    ("content_hash", pa.string()), ("warnings", pa.list_(pa.string())),
 ])
 MENTION_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("surface", pa.string()), ("label", pa.string()),
@@ -58,3 +59,26 @@ def read(path: Path) -> pa.Table:
 def remove_run(staging_dir: Path, run_id: str) -> None:
     """Drop a finished run's hand-over files; the database holds everything worth keeping (raw rejects too)."""
     shutil.rmtree(run_dir(staging_dir, run_id), ignore_errors=True)
+
+
+def remove_abandoned(staging_dir: Path, retention_hours: float, keep: Path | None = None) -> list[Path]:
+    """Drop run folders untouched for `retention_hours`: what a killed run left behind. A finished run removes
+    its own folder; a run still working touches its folder at every stage, so it is never this old."""
+    root = Path(staging_dir)
+    if not root.is_dir():
+        return []
+    cutoff = time.time() - retention_hours * 3600
+    removed = []
+    for folder in root.iterdir():
+        if folder.is_dir() and folder != keep and _last_touched(folder) < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _last_touched(folder: Path) -> float:
+    """Newest modification time in the folder; one that vanishes meanwhile (its run finished) counts as now."""
+    try:
+        return max((path.stat().st_mtime for path in folder.rglob("*")), default=folder.stat().st_mtime)
+    except OSError:
+        return time.time()

@@ -13,6 +13,7 @@ QUOTES = str.maketrans(
         "\u00a0": " ",
     }
 )
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
@@ -22,3 +23,8 @@ def fold(text: str | None) -> str:
     if not text.isascii():
         text = _COMBINING.sub("", unicodedata.normalize("NFKD", text.translate(QUOTES)))
     return " ".join(text.casefold().split())
+
+
+def without_surrogates(text: str) -> str:
+    """Lone surrogates (JSON may carry `"\\ud800"`) replaced by U+FFFD: they cannot be written as UTF-8."""
+    return _LONE_SURROGATE.sub("\ufffd", text)

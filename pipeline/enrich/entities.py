@@ -13,7 +13,7 @@ import functools
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -47,6 +47,10 @@ _DATE_WORDS = frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec "
     "monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow".split()
 )
+LONG_RUN_CHARS = 100
+_LONG_RUN = re.compile(f"\\S{{{LONG_RUN_CHARS + 1},}}")
+PIECE_CHARS = 20_000
+"""Longest text the model reads at once; the parser's memory grows with it (a 950k-character body took 3 GB)."""
 _NUMBER_OR_ORDINAL = re.compile(r"^[\d.,:/-]+(?:st|nd|rd|th|s)?$")
 _MIN_TYPO_WORD = 5
 
@@ -71,11 +75,52 @@ def tag_entities(
 
     Offsets index the body, ``body[m.start_char:m.end_char] == m.surface``, and ``m.label`` is the label voted
     over the article. The title is read only as evidence (a full name, a label vote): the database stores body
-    offsets.
+    offsets. Every text goes through `model_text` and long bodies through the model in pieces, so no input can
+    reach spaCy's length limit or its slow paths.
     """
-    bodies = nlp.pipe((body for _, body in docs), batch_size=batch_size)
-    titles = nlp.pipe((title or "" for title, _ in docs), batch_size=batch_size)
+    bodies = _tagged(nlp, [body for _, body in docs], batch_size)
+    titles = nlp.pipe((model_text(title or "") for title, _ in docs), batch_size=batch_size)
     return [_article_mentions(body, title) for body, title in zip(bodies, titles, strict=True)]
+
+
+def model_text(text: str) -> str:
+    """The text as the model reads it: every whitespace-free run longer than `LONG_RUN_CHARS` blanked out.
+
+    spaCy's tokenizer is quadratic in the length of a run without spaces (200 KB of ``(`` takes hours); no name
+    is that long, and blanking keeps every offset, so mentions still index the body.
+    """
+    return _LONG_RUN.sub(lambda run: " " * len(run.group()), text)
+
+
+def _tagged(nlp: Language, texts: list[str], batch_size: int) -> Iterator[Doc]:
+    """One Doc per text, long texts read in pieces of at most `PIECE_CHARS` cut after a line break (else a
+    space) and joined again, so memory follows the piece, not the article."""
+    pieces = ((piece, index) for index, text in enumerate(texts) for piece in _pieces(model_text(text)))
+    current, parts = 0, []
+    for doc, index in nlp.pipe(pieces, batch_size=batch_size, as_tuples=True):
+        if index != current:
+            yield _joined(parts)
+            current, parts = index, []
+        parts.append(doc)
+    if texts:
+        yield _joined(parts)
+
+
+def _pieces(text: str) -> list[str]:
+    pieces, start = [], 0
+    while len(text) - start > PIECE_CHARS:
+        window = text[start : start + PIECE_CHARS]
+        cut = window.rfind("\n")
+        cut = cut if cut >= 0 else window.rfind(" ")
+        end = start + (cut + 1 if cut >= 0 else PIECE_CHARS)
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return pieces
+
+
+def _joined(parts: list[Doc]) -> Doc:
+    return parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False)
 
 
 def canonical_key(name: str) -> str:

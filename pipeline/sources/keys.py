@@ -4,6 +4,7 @@ what counts as an HTML page, shared by archive replay and fetching."""
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -24,7 +25,13 @@ def file_doc_key(path: Path, content: bytes) -> str:
     The name rather than the full path, so replaying the same folder from another
     working directory or mount point finds the same keys and adds nothing.
     """
-    return f"file:{path.name}#{content_digest(content)[:16]}"
+    return f"file:{printable_path(path.name)}#{content_digest(content)[:16]}"
+
+
+def printable_path(path: str | Path) -> str:
+    """A path as text that any store can hold: bytes that are not UTF-8 in a file name (Python keeps them as
+    lone surrogates) are written as `\\xNN` escapes instead of failing the run at the first write."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def url_doc_key(url: str) -> str:

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import lz4.frame
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from pipeline.records import RawDoc
-from pipeline.sources.keys import HTML_TYPES, content_digest, not_html, url_doc_key
+from pipeline.sources.keys import HTML_TYPES, content_digest, not_html, printable_path, url_doc_key
 
 ARCHIVE_SUFFIXES = {".warc", ".arc"}
 PAGE_RECORD_TYPES = {"response", "resource"}
@@ -30,17 +29,30 @@ def is_archive(path: Path) -> bool:
 
 
 def read_archive(path: Path, max_bytes: int) -> Iterator[RawDoc]:
-    count = 0
+    """One RawDoc per page record; an archive that yields none (empty, only crawl metadata) is one rejected
+    input, and so is whatever follows a break, so every archive reached has at least one ledger row.
+
+    warcio's reader cannot go on after a record it fails to parse (a response without `WARC-Target-URI` raises
+    inside it), so any error ends the archive: the records before the break are kept, the break is reported.
+    """
+    name, source = printable_path(path.name), printable_path(path)
+    count = pages = 0
     try:
         with _open(path) as stream:
             for count, record in enumerate(ArchiveIterator(stream, arc2warc=True), start=1):
                 if record.rec_type in PAGE_RECORD_TYPES:
+                    pages += 1
                     yield _record_doc(path, count, record, max_bytes)
-    except (ArchiveLoadFailed, OSError, ValueError, EOFError, RuntimeError) as error:
-        detail = " ".join(str(error).split())[:300] or type(error).__name__
-        digest = hashlib.sha1(f"{path.name}:{count}:{detail}".encode()).hexdigest()[:16]
-        yield RawDoc(f"file:{path.name}#broken#{digest}", f"{path}#after-record-{count}", "archive", b"",
+    except Exception as error:  # noqa: BLE001 - a damaged archive is an input to reject, never a crashed run
+        detail = " ".join(str(error).split())[:200] or type(error).__name__
+        digest = hashlib.sha1(f"{name}:{count}:{detail}".encode()).hexdigest()[:16]
+        yield RawDoc(f"file:{name}#broken#{digest}", f"{source}#after-record-{count}", "archive", b"",
                      problem=f"corrupt archive after {count} records: {type(error).__name__}: {detail}")
+        return
+    if pages == 0:
+        digest = hashlib.sha1(f"{name}:{count}:no pages".encode()).hexdigest()[:16]
+        what = "empty archive" if count == 0 else f"archive without page records ({count} records)"
+        yield RawDoc(f"file:{name}#empty#{digest}", source, "archive", b"", problem=what)
 
 
 def _open(path: Path):
@@ -52,9 +64,9 @@ def _open(path: Path):
 
 def _record_doc(path: Path, number: int, record, max_bytes: int) -> RawDoc:
     url = _target_uri(record)
-    source_uri = f"{path}#record-{number}"
+    source_uri = f"{printable_path(path)}#record-{number}"
     content = record.content_stream().read(max_bytes + 1)
-    key = url_doc_key(url) if url else f"file:{path.name}#record-{number}#{content_digest(content)[:16]}"
+    key = url_doc_key(url) if url else f"file:{printable_path(path.name)}#record-{number}#{content_digest(content)[:16]}"
     content_type = _content_type(record)
     problem = None
     missing = getattr(record.raw_stream, "limit", 0)
