@@ -37,6 +37,20 @@ MENTION_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP")
 LEDGER_STATES = ("loaded", "duplicate", "rejected", "failed")
 RUN_COUNTS = ("n_inputs", "n_loaded", "n_duplicate", "n_rejected", "n_failed")
 SAMPLE_SIZE = 3
+MOJIBAKE = "|".join((
+    "[âā]€",  # ’ “ ” – … as UTF-8 read by windows-1252, -1250 or -1257: "â€™"
+    "â[\x80-\x9f]",  # the same read by latin-1
+    "Ã[\x80-\xbf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ]",  # é ä ö ü ñ ç ß É read by windows-1252 or latin-1: "Ã©"
+    "Â[\xa0-\xbf ]",  # no-break space, « » ° © read by windows-1252 or latin-1: "Â "
+    "вЂ",  # punctuation read by windows-1251
+    "ŌĆ|Ć[©¤¶¼±§‰]",  # punctuation read by cp775 ("ŌĆÖ"), letters by windows-1257 ("Ć©")
+    "‚Ä[ôúùìî¶]|√[©§∂º±ßâü]",  # punctuation and letters read by Mac Roman or Mac Icelandic
+    "[ΓÔ]Ç|├[^\u2500-\u257f\\s]",  # read by the DOS code pages 437, 850 and 852
+    "\ufffd{2,}",  # a run of replacement characters: bytes no codec could read
+))
+"""Marks that UTF-8 text was decoded with a wrong codec. A single U+FFFD is not one: the decoder replaces a
+lone bad byte that way, and records a warning for it."""
+MOJIBAKE_TOLERATED = 2
 
 
 @dataclass(frozen=True)
@@ -116,7 +130,8 @@ def _read_frames(db_path: Path, run_id: str) -> _Frames:
     with connect(db_path, read_only=True) as con:
         return _Frames(
             articles=con.execute(
-                "SELECT article_id, doc_key, body, body_chars, language, language_prob, published_at FROM articles"
+                "SELECT article_id, doc_key, title, body, body_chars, language, language_prob, published_at"
+                " FROM articles"
             ).df(),
             mentions=con.execute("SELECT article_id, entity_id, label, start_char, end_char FROM entity_mentions").df(),
             log=con.execute("SELECT source_uri, doc_key, state FROM ingest_log WHERE run_id = ?", [run_id]).df(),
@@ -128,8 +143,9 @@ def _checks(frames: _Frames) -> tuple[_Check, ...]:
     """A suite validates a single frame, so the ledger takes two: its rows, and one row comparing
     them with the run's summary counts."""
     mentions = frames.mentions.assign(article_exists=frames.mentions["article_id"].isin(frames.articles["article_id"]))
+    articles = frames.articles.assign(mojibake_markers=_mojibake_markers(frames.articles))
     return (
-        _Check("articles", frames.articles, ("article_id",), _article_expectations()),
+        _Check("articles", articles, ("article_id",), _article_expectations()),
         _Check("entity_mentions", mentions, ("article_id", "start_char"), _mention_expectations()),
         _Check("ledger", frames.log, ("source_uri",), _ledger_expectations()),
         _Check(
@@ -142,10 +158,15 @@ def _checks(frames: _Frames) -> tuple[_Check, ...]:
 
 
 def _article_expectations() -> tuple[gxe.Expectation, ...]:
-    """Identity, body and future-date rules are critical; the detector's confidence only warns.
+    """Identity, body, future-date and mojibake rules are critical; the detector's confidence only warns.
 
     The future-date bound is a suite parameter (`latest_published`, set per run) so the stored
     suite does not change from day to day.
+
+    Mojibake blocks when an article carries more than MOJIBAKE_TOLERATED markers: then its text was read
+    with the wrong codec (or published garbled), and NER, dedup and search work on wrong words. One or
+    two markers only warn, per column: "Â " or "Ã©" can be genuine (a capitalised Portuguese or French word,
+    an article quoting mojibake), and a rare garbled character should not hold up a whole run.
     """
     return (
         gxe.ExpectColumnValuesToNotBeNull(column="article_id"),
@@ -156,10 +177,19 @@ def _article_expectations() -> tuple[gxe.Expectation, ...]:
         gxe.ExpectColumnValuesToBeBetween(column="body_chars", min_value=1),
         gxe.ExpectColumnValuesToBeInSet(column="language", value_set=sorted(_language_codes())),
         gxe.ExpectColumnValuesToBeBetween(column="published_at", max_value={"$PARAMETER": "latest_published"}),
+        gxe.ExpectColumnValuesToBeBetween(column="mojibake_markers", max_value=MOJIBAKE_TOLERATED),
         gxe.ExpectColumnValuesToBeBetween(
             column="language_prob", min_value=0, max_value=1, mostly=0.95, severity=FailureSeverity.WARNING
         ),
+        gxe.ExpectColumnValuesToNotMatchRegex(column="title", regex=MOJIBAKE, severity=FailureSeverity.WARNING),
+        gxe.ExpectColumnValuesToNotMatchRegex(column="body", regex=MOJIBAKE, severity=FailureSeverity.WARNING),
     )
+
+
+def _mojibake_markers(articles: pd.DataFrame) -> pd.Series:
+    """Mojibake markers per article, in its title and body together."""
+    text = articles["title"].fillna("") + "\n" + articles["body"].fillna("")
+    return text.str.count(MOJIBAKE).astype("int64")
 
 
 def _mention_expectations() -> tuple[gxe.Expectation, ...]:

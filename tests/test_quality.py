@@ -193,3 +193,53 @@ def test_empty_database_validates(fresh_db, gx_dir):
     assert report.ok
     assert report.failed == 0
     assert len(_quality_rows(fresh_db)) == len(report.outcomes) > 0
+
+
+GARBLED = "HereŌĆÖs what the council decided: ŌĆ£we will start in springŌĆØ, said the mayor of M├╝nchen."
+"""A UTF-8 article decoded whole as cp775, the way one bad byte used to make the decoder guess."""
+
+
+def test_mojibake_body_fails_critically(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("a1"), _article("a2", body=GARBLED, body_chars=len(GARBLED))])
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    [failure] = report.critical_failures
+    assert (failure.suite, failure.expectation) == ("articles", "expect_column_values_to_be_between(mojibake_markers)")
+    assert failure.observed.startswith("1 of 2 unexpected") and "article_id=a2" in failure.observed
+    [warning] = [o for o in report.outcomes if not o.success and not o.critical]
+    assert warning.expectation == "expect_column_values_to_not_match_regex(body)"
+
+
+@pytest.mark.parametrize(
+    ("title", "body", "warned"),
+    [
+        ("Budget passed", BODY.replace("London", "Genève, the cafÃ© by the lake"), "body"),
+        ("Budget â€“ passed", BODY, "title"),
+        ("Budget passed", BODY.replace("London", "Lon\ufffddon"), None),
+    ],
+    ids=["one-marker-in-body", "one-marker-in-title", "one-replaced-byte"],
+)
+def test_a_single_marker_only_warns(fresh_db, gx_dir, title, body, warned):
+    """One marker may be genuine, and one U+FFFD is a bad byte the decoder replaced and reported."""
+    _load_run(fresh_db, [_article("a1", title=title, body=body, body_chars=len(body))])
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert report.ok
+    warnings = [o.expectation for o in report.outcomes if not o.success]
+    assert warnings == ([f"expect_column_values_to_not_match_regex({warned})"] if warned else [])
+
+
+def test_clean_text_in_many_languages_has_no_mojibake(fresh_db, gx_dir):
+    bodies = [
+        "Here’s what the mayor said: “we will start in spring” — naïve hopes, déjà vu in München.",
+        "Президент Венесуэлы Николас Мадуро прибыл в Москву. В Москве его встретили министры.",
+        "SÃO PAULO — O presidente disse que a reunião será em Brasília, às 10h. «Não», respondeu.",
+        "日本の首相は東京で記者会見を開いた。Ünlü gazeteci İstanbul’da konuştu.",
+    ]
+    _load_run(fresh_db, [_article(f"a{i}", body=body, body_chars=len(body)) for i, body in enumerate(bodies)])
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert report.ok and report.failed == 0, [o for o in report.outcomes if not o.success]

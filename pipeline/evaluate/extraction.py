@@ -138,7 +138,7 @@ def score_pages(pages: Iterable[Page]) -> list[PageResult]:
 
 def _read(page: Page, rendering: str) -> tuple[Extraction, float]:
     """The rendering's extraction and the CPU seconds it took, for the one-core speed figure."""
-    source = page.text.read_text(encoding="utf-8") if rendering == "text" else decode_text(page.html.read_bytes())
+    source = page.text.read_text(encoding="utf-8") if rendering == "text" else decode_text(page.html.read_bytes(), html=True)
     start = time.process_time()
     if rendering == "text":
         extraction = extract_text(source)
@@ -176,7 +176,7 @@ def score_dates(data_dir: Path, limit: int | None = None) -> list[DateResult]:
     """
     results = []
     for row in _jsonl(data_dir / "dates.jsonl", limit):
-        extraction = extract_html(decode_text((data_dir / row["html"]).read_bytes()), url=row.get("url"))
+        extraction = extract_html(decode_text((data_dir / row["html"]).read_bytes(), html=True), url=row.get("url"))
         got = extraction.published_at.isoformat() if extraction.published_at else None
         expected = row["date"] if isinstance(row["date"], str) else None
         results.append(DateResult(file=row["html"], expected=expected, got=got))

@@ -1,14 +1,25 @@
-"""Route a RawDoc to the extractor for its kind, and say clearly why an input is unusable."""
+"""Route a RawDoc to the extractor for its kind, and say clearly why an input is unusable.
+
+Whatever comes back is safe to store: every text field is a string free of lone surrogates, and every
+repair made on the way (bad bytes replaced, a field of the wrong type dropped) is listed in `warnings`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
-from pipeline.extract.decode import NotText, decode_text
+from pipeline.extract.decode import NotText, decode
 from pipeline.extract.html import extract_html
 from pipeline.extract.text import extract_text
 from pipeline.records import DateCandidate, Extraction, RawDoc
+from pipeline.textnorm import without_surrogates
+
+EARLIEST_PUBLISHED = dt.date(1900, 1, 1)
+"""No news article in a feed predates this; an earlier date is a placeholder ("0001-01-01") or a typo."""
+
+TEXT_FIELDS = ("body", "title", "site", "byline", "url")
 
 
 class Rejected(ValueError):
@@ -23,60 +34,111 @@ def extract(raw: RawDoc, min_body_chars: int, today: dt.date | None = None) -> E
     try:
         if raw.kind == "json":
             extraction = _extract_json(raw, today)
-        elif raw.kind == "html":
-            extraction = extract_html(decode_text(raw.content), url=raw.url, today=today)
         else:
-            extraction = extract_text(decode_text(raw.content), today=today)
+            decoded = decode(raw.content, html=raw.kind == "html")
+            if raw.kind == "html":
+                extraction = extract_html(decoded.text, url=raw.url, today=today)
+            else:
+                extraction = extract_text(decoded.text, today=today)
+            extraction = _warned(extraction, decoded.warnings)
     except NotText as error:
         raise Rejected(str(error)) from error
+    extraction = _storable(extraction)
     if len(extraction.body) < min_body_chars:
         raise Rejected(f"no article body: {len(extraction.body)} chars of text after cleaning (< {min_body_chars})")
     return extraction
 
 
+def _warned(extraction: Extraction, warnings: tuple[str, ...] | list[str]) -> Extraction:
+    return dataclasses.replace(extraction, warnings=(*extraction.warnings, *warnings)) if warnings else extraction
+
+
+def _storable(extraction: Extraction) -> Extraction:
+    """Lone surrogates replaced in every text field, whichever extractor let them through: a single one
+    fails the UTF-8 write of the whole batch."""
+    changes = {}
+    for name in TEXT_FIELDS:
+        value = getattr(extraction, name)
+        if value is not None and without_surrogates(value) != value:
+            changes[name] = without_surrogates(value)
+    if not changes:
+        return extraction
+    warnings = [f"lone surrogates replaced by U+FFFD in {name}" for name in changes]
+    return _warned(dataclasses.replace(extraction, **changes), warnings)
+
+
 def _extract_json(raw: RawDoc, today: dt.date | None) -> Extraction:
-    """A JSONL article: `html` goes through the HTML extractor; `text` is taken as the body as given."""
+    """A JSONL article: `html` goes through the HTML extractor; `text` is taken as the body as given.
+
+    A malformed line is rejected with a one-line reason; a field of the wrong type is dropped with a
+    warning, never converted (a byline of 123 is no byline, not the byline "123").
+    """
+    decoded = decode(raw.content)
     try:
-        record = json.loads(raw.content)
+        record = json.loads(decoded.text)
+    except RecursionError as error:
+        raise Rejected("invalid JSON line: nested too deep") from error
     except ValueError as error:
-        raise Rejected(f"invalid JSON line: {error}") from error
+        raise Rejected(f"invalid JSON line: {' '.join(str(error).split())}") from error
     if not isinstance(record, dict):
         raise Rejected("JSON line is not an object")
-    html, text = record.get("html"), record.get("text")
-    if isinstance(html, str) and html.strip():
+    warnings = list(decoded.warnings)
+    html, text = _string_field(record, "html", warnings), _string_field(record, "text", warnings)
+    if html:
         extraction = extract_html(html, url=raw.url, today=today)
-    elif isinstance(text, str) and text.strip():
-        extraction = Extraction(body=text.strip())
+    elif text:
+        extraction = Extraction(body=text)
     else:
         raise Rejected("JSON line has neither 'text' nor 'html'")
-    return _with_record_fields(extraction, record, raw.url, today or dt.date.today())
+    return _with_record_fields(extraction, record, raw.url, today or dt.date.today(), warnings)
 
 
-def _with_record_fields(extraction: Extraction, record: dict, url: str | None, today: dt.date) -> Extraction:
+def _with_record_fields(extraction: Extraction, record: dict, url: str | None, today: dt.date,
+                        warnings: list[str]) -> Extraction:
     """Fields the record states explicitly win over what was read from the page."""
-    title = record.get("title") if isinstance(record.get("title"), str) else None
-    published = _record_date(record.get("published"), today)
+    title = _string_field(record, "title", warnings)
+    byline = _string_field(record, "byline", warnings) or _string_field(record, "author", warnings)
+    published = _record_date(_string_field(record, "published", warnings), today, warnings)
     candidates = extraction.date_candidates
     if published:
         candidates = (DateCandidate(published, "record_field"), *candidates)
-    return Extraction(
-        body=extraction.body,
-        title=(title or "").strip() or extraction.title,
-        site=extraction.site,
-        byline=record.get("byline") or record.get("author") or extraction.byline,
+    return dataclasses.replace(
+        extraction,
+        title=title or extraction.title,
+        byline=byline or extraction.byline,
         url=url or extraction.url,
         published_at=published or extraction.published_at,
         published_rule="record_field" if published else extraction.published_rule,
-        updated_at=extraction.updated_at,
         date_candidates=candidates,
+        warnings=(*extraction.warnings, *warnings),
     )
 
 
-def _record_date(value: object, today: dt.date) -> dt.date | None:
-    if not isinstance(value, str) or not value.strip():
+def _string_field(record: dict, name: str, warnings: list[str]) -> str | None:
+    """The record's field `name` as stripped text, or None when absent, blank or not a string (warned)."""
+    value = record.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        warnings.append(f"JSON field {name!r} is {type(value).__name__}, not a string: dropped")
+        return None
+    safe = without_surrogates(value)
+    if safe != value:
+        warnings.append(f"lone surrogates replaced by U+FFFD in JSON field {name!r}")
+    return safe.strip() or None
+
+
+def _record_date(value: str | None, today: dt.date, warnings: list[str]) -> dt.date | None:
+    """An ISO date between EARLIEST_PUBLISHED and `today`; anything else is dropped with a warning, because
+    a year-1 date overflows the store's timestamp conversion and a future one cannot be a publication date."""
+    if value is None:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00")).date()
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00")).date()
     except ValueError:
+        warnings.append(f"JSON field 'published' {value[:40]!r} is not an ISO date: dropped")
         return None
-    return parsed if parsed <= today else None
+    if not EARLIEST_PUBLISHED <= parsed <= today:
+        warnings.append(f"JSON field 'published' {parsed} is outside {EARLIEST_PUBLISHED}..{today}: dropped")
+        return None
+    return parsed

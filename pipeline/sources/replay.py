@@ -39,7 +39,7 @@ def iter_entries(paths: Iterable[str | Path]) -> Iterator[Entry]:
     A path given by name is followed wherever it points (the caller chose it). Inside a folder, a symlink is
     followed only when its target stays inside that folder: an inbox must not hand out `/etc/passwd`.
     """
-    seen: set[tuple[int, int]] = set()
+    seen: set = set()
     for raw in paths:
         path = Path(raw)
         problem = _not_readable(path)
@@ -89,13 +89,17 @@ def _not_readable(path: Path) -> str | None:
     return f"not a regular file: {_FILE_TYPES.get(kind, 'a special file')}"
 
 
-def _once(entry: Entry, seen: set[tuple[int, int]]) -> Iterator[Entry]:
-    if entry.problem is None:
+def _once(entry: Entry, seen: set) -> Iterator[Entry]:
+    """Each file once, by device and inode (`a.txt a.txt`, overlapping folders); by absolute path when the
+    entry cannot be looked at (a dangling link, a loop)."""
+    try:
         info = entry.path.stat()
-        if (info.st_dev, info.st_ino) in seen:
-            return
-        seen.add((info.st_dev, info.st_ino))
-    yield entry
+        identity = (info.st_dev, info.st_ino)
+    except OSError:
+        identity = os.path.abspath(entry.path)
+    if identity not in seen:
+        seen.add(identity)
+        yield entry
 
 
 def read_inputs(paths: Iterable[str | Path], max_bytes: int) -> Iterator[RawDoc]:

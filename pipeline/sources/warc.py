@@ -44,10 +44,10 @@ def read_archive(path: Path, max_bytes: int) -> Iterator[RawDoc]:
                     pages += 1
                     yield _record_doc(path, count, record, max_bytes)
     except Exception as error:  # noqa: BLE001 - a damaged archive is an input to reject, never a crashed run
-        detail = " ".join(str(error).split())[:200] or type(error).__name__
+        detail = " ".join(str(error).split()).encode("ascii", "backslashreplace").decode()[:160]
         digest = hashlib.sha1(f"{name}:{count}:{detail}".encode()).hexdigest()[:16]
         yield RawDoc(f"file:{name}#broken#{digest}", f"{source}#after-record-{count}", "archive", b"",
-                     problem=f"corrupt archive after {count} records: {type(error).__name__}: {detail}")
+                     problem=f"corrupt archive after {count} records: {type(error).__name__}: {detail}".rstrip(": "))
         return
     if pages == 0:
         digest = hashlib.sha1(f"{name}:{count}:no pages".encode()).hexdigest()[:16]
@@ -66,7 +66,8 @@ def _record_doc(path: Path, number: int, record, max_bytes: int) -> RawDoc:
     url = _target_uri(record)
     source_uri = f"{printable_path(path)}#record-{number}"
     content = record.content_stream().read(max_bytes + 1)
-    key = url_doc_key(url) if url else f"file:{printable_path(path.name)}#record-{number}#{content_digest(content)[:16]}"
+    name = printable_path(path.name)
+    key = url_doc_key(url) if url else f"file:{name}#record-{number}#{content_digest(content)[:16]}"
     content_type = _content_type(record)
     problem = None
     missing = getattr(record.raw_stream, "limit", 0)
