@@ -16,6 +16,8 @@ COPY plugins ./plugins
 COPY sql ./sql
 COPY seeds ./seeds
 COPY sources.yaml ./
+COPY deploy ./deploy
+# AIRFLOW_HOME is private to the airflow user: the api-server writes the SimpleAuthManager passwords there.
 RUN useradd --uid 50000 --create-home airflow && mkdir -p /opt/airflow /opt/news/data \
- && chown -R airflow /opt/airflow /opt/news/data
+ && chown -R airflow /opt/airflow /opt/news/data && chmod 0700 /opt/airflow
 USER airflow

@@ -41,8 +41,15 @@ run: $(AIRFLOW_HOME)/.initialised
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# `airflow standalone` answers on this address only (make airflow AIRFLOW_API_HOST=0.0.0.0 to expose it), and runs
+# under umask 077 so the admin password it generates in $(AIRFLOW_PASSWORDS) is readable by its owner only;
+# the chmod covers a file left world-readable by an earlier run.
+AIRFLOW_API_HOST ?= 127.0.0.1
+AIRFLOW_PASSWORDS := $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated
+
 airflow: $(AIRFLOW_HOME)/.initialised
-	$(BIN)/airflow standalone
+	umask 077 && if [ -e $(AIRFLOW_PASSWORDS) ]; then chmod 600 $(AIRFLOW_PASSWORDS); fi \
+	 && AIRFLOW__API__HOST=$(AIRFLOW_API_HOST) exec $(BIN)/airflow standalone
 
 bench: install
 	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)

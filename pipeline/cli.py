@@ -44,8 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--run-id", help="name of this run (default: fetch__<UTC time>)")
     fetch.set_defaults(handler=cmd_fetch)
 
-    query = commands.add_parser("query", help="Run SQL (or a named query from sql/queries/) read-only.")
-    query.add_argument("sql", help="SQL text, or the name of a file in sql/queries/ without .sql")
+    query = commands.add_parser("query", help="Run one read-only SQL statement (or a named query from sql/queries/) "
+                                              "in a sandbox that reads the store and nothing else.")
+    query.add_argument("sql", help="one SELECT/WITH/DESCRIBE/SHOW/SUMMARIZE/EXPLAIN statement, or the name of a "
+                                   "file in sql/queries/ without .sql")
     query.set_defaults(handler=cmd_query)
 
     check = commands.add_parser("check", help="Run the great-expectations suites for a run (default: latest).")
@@ -126,14 +128,33 @@ def cmd_fetch(args, settings) -> int:
 
 
 def cmd_query(args, settings) -> int:
+    """Exit 2 with one line on stderr, never a traceback, for SQL the sandbox refuses or DuckDB rejects."""
     from pipeline.report import format_table
-    from pipeline.store import QUERIES_DIR, named_query, query
+    from pipeline.store import QueryError, read_only_query
 
-    is_name = re.fullmatch(r"[\w-]+", args.sql) and (QUERIES_DIR / f"{args.sql}.sql").is_file()
-    sql = named_query(args.sql) if is_name else args.sql
-    columns, rows = query(settings.db_path, sql)
+    try:
+        columns, rows = read_only_query(settings.db_path, _query_text(args.sql))
+    except QueryError as exc:
+        print(f"news query: {exc}", file=sys.stderr)
+        return 2
     print(format_table(columns, rows))
     return 0
+
+
+def _query_text(argument: str) -> str:
+    """The SQL of a named query when the argument is one's name, else the argument itself.
+
+    A bare word that names no file and is not SQL is a mistyped name: say so rather than show a syntax error.
+    """
+    from pipeline.store import QUERIES_DIR, QueryError, is_sql, named_queries, named_query
+
+    if not re.fullmatch(r"[\w-]+", argument):
+        return argument
+    if (QUERIES_DIR / f"{argument}.sql").is_file():
+        return named_query(argument)
+    if is_sql(argument):
+        return argument
+    raise QueryError(f"unknown named query {argument!r}; named queries: {', '.join(named_queries())}")
 
 
 def cmd_check(args, settings) -> int:

@@ -69,9 +69,143 @@ def named_query(name: str) -> str:
     return (QUERIES_DIR / f"{name}.sql").read_text()
 
 
+def named_queries() -> list[str]:
+    """The names `news query NAME` accepts, for the message that lists them."""
+    return sorted(path.stem for path in QUERIES_DIR.glob("*.sql"))
+
+
 def query(db_path: Path, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
-    """Run SQL read-only and return column names and rows."""
+    """Run the pipeline's own SQL read-only and return column names and rows.
+
+    It trusts its SQL: text from a person (the CLI, a UI, a report parameter) goes through `read_only_query`.
+    """
     with connect(db_path, read_only=True) as con:
         cursor = con.execute(sql, params or [])
         columns = [d[0] for d in cursor.description] if cursor.description else []
         return columns, cursor.fetchall()
+
+
+ONE_READ_STATEMENT = "only one read-only SELECT/WITH/DESCRIBE/SHOW/SUMMARIZE/EXPLAIN statement is allowed"
+STORE_ONLY = "a query reads the store only, no other file, the network or extensions"
+# lock_configuration comes last: once it is on, SQL cannot SET the others back.
+SANDBOX_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+_DUCKDB_MAGIC = b"DUCK"
+_EXPLAIN_PREFIX = re.compile(r"EXPLAIN\s+(?:ANALYZE\s+)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
+_REFUSAL_REASONS = {
+    duckdb.StatementType.COPY: "COPY reads and writes files",
+    duckdb.StatementType.EXPORT: "EXPORT DATABASE writes files",
+    duckdb.StatementType.ATTACH: "ATTACH opens other database files",
+    duckdb.StatementType.DETACH: "DETACH changes the attached databases",
+    duckdb.StatementType.LOAD: "INSTALL/LOAD download and load extensions",
+    duckdb.StatementType.SET: "SET/RESET/USE change the session",
+    duckdb.StatementType.PRAGMA: "PRAGMA (and IMPORT/COPY DATABASE) run commands",
+    duckdb.StatementType.CALL: "CALL runs commands and table functions",
+}
+
+
+class QueryError(Exception):
+    """SQL from a person could not run; the message is one line, fit to show as it is."""
+
+
+class QueryRefused(QueryError):
+    """The sandbox will not run this SQL: it is not one statement that only reads the store."""
+
+    def __init__(self, reason: str, rule: str = ONE_READ_STATEMENT):
+        super().__init__(f"refused: {reason}; {rule}")
+
+
+def read_only_query(db_path: Path, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
+    """Run one statement from a person against the store without letting it touch anything else.
+
+    Two walls, so a gap in one is not a hole: the statement must parse as a single SELECT (DuckDB parses
+    WITH, DESCRIBE, SHOW, SUMMARIZE, FROM-first and VALUES as SELECT) or an EXPLAIN of one; and the
+    connection is read-only with file, network and extension access off and its configuration locked,
+    so a SELECT that calls read_text, read_csv or glob fails too. Raises QueryRefused for what the sandbox
+    will not run and QueryError, with a one-line message, for everything else that fails.
+    """
+    statement = _single_read_statement(sql)
+    with sandbox(db_path) as con:
+        try:
+            cursor = con.execute(statement, params or [])
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return columns, cursor.fetchall()
+        except duckdb.PermissionException as exc:
+            raise QueryRefused(_one_line(exc), STORE_ONLY) from None
+        except duckdb.Error as exc:
+            raise QueryError(_one_line(exc)) from None
+
+
+def is_sql(text: str) -> bool:
+    """Whether DuckDB's parser accepts the text, to tell a mistyped query name from SQL."""
+    try:
+        duckdb.extract_statements(text)
+    except duckdb.Error:
+        return False
+    return True
+
+
+def _single_read_statement(sql: str) -> str:
+    """The text of the one read statement in `sql`, or QueryRefused / QueryError (syntax) saying why not."""
+    try:
+        statements = duckdb.extract_statements(sql)
+        kinds = [statement.type for statement in statements]
+    except duckdb.Error as exc:
+        raise QueryError(_one_line(exc)) from None
+    except ValueError:
+        raise QueryRefused("a statement of a kind this DuckDB client cannot name") from None
+    if len(statements) != 1:
+        raise QueryRefused("no statement" if not statements else f"{len(statements)} statements")
+    statement, kind = statements[0], kinds[0]
+    if kind == duckdb.StatementType.EXPLAIN:
+        explained = _EXPLAIN_PREFIX.match(statement.query)
+        if explained is None:
+            raise QueryRefused("EXPLAIN of something other than a SELECT")
+        try:
+            _single_read_statement(statement.query[explained.end():])
+        except QueryError:
+            raise QueryRefused("EXPLAIN of something other than a SELECT") from None
+    elif kind != duckdb.StatementType.SELECT:
+        keyword = kind.name.replace("_", " ")
+        raise QueryRefused(_REFUSAL_REASONS.get(kind, f"{keyword} is not a read statement"))
+    return statement.query
+
+
+@contextmanager
+def sandbox(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection with SANDBOX_CONFIG, after checking the file is a DuckDB store at all.
+
+    The header check comes first because DuckDB, given an SQLite file, tries to load its sqlite extension.
+    """
+    db_path = Path(db_path)
+    if not db_path.is_file():
+        raise QueryError(f"no such store: {db_path}")
+    with db_path.open("rb") as store:
+        if store.read(12)[8:12] != _DUCKDB_MAGIC:
+            raise QueryError(f"not a DuckDB store: {db_path}")
+    try:
+        con = duckdb.connect(str(db_path), read_only=True, config=SANDBOX_CONFIG)
+    except duckdb.IOException as exc:
+        if "Could not set lock" in str(exc):
+            holder = re.search(r"\(PID (\d+)\)", str(exc))
+            by = f" (PID {holder.group(1)})" if holder else ""
+            raise QueryError(f"store is locked by another process{by}, a writer such as news ingest/fetch "
+                             f"or an Airflow task: {db_path}; try again when it finishes") from None
+        raise QueryError(_one_line(exc)) from None
+    except duckdb.Error as exc:
+        raise QueryError(_one_line(exc)) from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _one_line(exc: Exception) -> str:
+    """DuckDB's message without the echoed SQL and caret lines that follow its first blank line."""
+    head = str(exc).strip().split("\n\n")[0]
+    return " ".join(line.strip() for line in head.splitlines())

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from pipeline.cli import build_parser, main
+from pipeline.store import QUERIES_DIR, ensure_schema
 from tests.conftest import REPO, SEEDS
 
 
@@ -67,3 +68,58 @@ def test_db_option_overrides_the_default(cli_env, tmp_path, capsys):
     other = tmp_path / "other.duckdb"
     assert main(["ingest", str(SEEDS), "--db", str(other), "--no-check"]) == 0
     assert other.is_file() and not cli_env.exists()
+
+
+@pytest.fixture
+def cli_store(cli_env):
+    ensure_schema(cli_env)
+    return cli_env
+
+
+def one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    return captured.err.strip()
+
+
+def test_query_refuses_a_write_with_one_line_and_exit_2(cli_store, tmp_path, capsys):
+    target = tmp_path / "stolen.csv"
+    assert main(["query", f"COPY articles TO '{target}'"]) == 2
+    assert one_line_error(capsys) == ("news query: refused: COPY reads and writes files; only one read-only "
+                                      "SELECT/WITH/DESCRIBE/SHOW/SUMMARIZE/EXPLAIN statement is allowed")
+    assert not target.exists()
+
+
+def test_query_refuses_reading_other_files(cli_store, capsys):
+    assert main(["query", "SELECT * FROM read_text('/etc/passwd')"]) == 2
+    assert one_line_error(capsys).startswith("news query: refused: Permission Error: Cannot access file")
+
+
+def test_query_reports_a_binder_error_on_one_line(cli_store, capsys):
+    assert main(["query", "SELECT x FROM articles"]) == 2
+    assert one_line_error(capsys).startswith('news query: Binder Error: Referenced column "x" not found')
+
+
+def test_query_of_a_missing_store_says_so_without_creating_it(cli_env, capsys):
+    assert main(["query", "SELECT 1"]) == 2
+    assert one_line_error(capsys) == f"news query: no such store: {cli_env}"
+    assert not cli_env.exists()
+
+
+def test_query_of_a_file_that_is_not_duckdb_says_so(cli_env, tmp_path, capsys):
+    other = tmp_path / "file.sqlite"
+    other.write_bytes(b"SQLite format 3\x00" + bytes(84))
+    assert main(["query", "SELECT 1", "--db", str(other)]) == 2
+    assert one_line_error(capsys) == f"news query: not a DuckDB store: {other}"
+
+
+def test_query_of_a_mistyped_name_lists_the_named_queries(cli_store, capsys):
+    assert main(["query", "top_peple"]) == 2
+    message = one_line_error(capsys)
+    assert message.startswith("news query: unknown named query 'top_peple'; named queries: ")
+    assert all(path.stem in message for path in QUERIES_DIR.glob("*.sql"))
+
+
+def test_query_of_a_bare_word_that_is_sql_runs_it_as_sql(cli_store, capsys):
+    assert main(["query", "CHECKPOINT"]) == 2
+    assert one_line_error(capsys).startswith("news query: refused: CALL")
