@@ -138,7 +138,10 @@ def score_pages(pages: Iterable[Page]) -> list[PageResult]:
 
 def _read(page: Page, rendering: str) -> tuple[Extraction, float]:
     """The rendering's extraction and the CPU seconds it took, for the one-core speed figure."""
-    source = page.text.read_text(encoding="utf-8") if rendering == "text" else decode_text(page.html.read_bytes(), html=True)
+    if rendering == "text":
+        source = page.text.read_text(encoding="utf-8")
+    else:
+        source = decode_text(page.html.read_bytes(), html=True)
     start = time.process_time()
     if rendering == "text":
         extraction = extract_text(source)
