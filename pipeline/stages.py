@@ -22,7 +22,7 @@ from pipeline import staging
 from pipeline.budget import OverBudget, time_budget
 from pipeline.dedup import canonical_url, content_hash
 from pipeline.enrich.entities import load_model, tag_entities
-from pipeline.enrich.language import detect_language
+from pipeline.enrich.language import detect_language, load_profiles
 from pipeline.extract.dispatch import Rejected, extract
 from pipeline.loader import SAME_INPUT_IN_RUN, load_processed, loaded_reason
 from pipeline.records import Extraction, RawDoc, RunSummary, article_id_for
@@ -224,6 +224,7 @@ def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = 
     batch_path = Path(batch_path)
     out = batch_path.with_name(batch_path.stem.replace("raw-", "processed-"))
     articles, outcomes, dates = [], [], []
+    load_profiles()
     for row in staging.read(batch_path).to_pylist():
         raw = RawDoc(**row)
         if raw.transient:

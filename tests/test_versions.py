@@ -111,3 +111,26 @@ def test_a_fetcher_skips_a_page_loaded_in_any_version(settings, tmp_path, seed_b
     page = "url:https://example-news.com/world/2019/09/24/maduro-heads-to-russia"
     other = "url:https://example-news.com/world/other-story"
     assert seen_keys(settings.db_path, {page, other}) == {page}
+
+
+def test_a_truncated_recapture_is_recorded_but_never_becomes_the_latest_version(settings, tmp_path, seed_body):
+    run_pipeline([str(write_jsonl(tmp_path / "a", "feed.jsonl", record(seed_body)))], settings, "r1")
+    truncated = seed_body[: len(seed_body) * 3 // 10]
+    summary = run_pipeline([str(write_jsonl(tmp_path / "b", "feed.jsonl", record(truncated)))], settings, "r2")
+
+    assert (summary.n_loaded, summary.n_duplicate) == (0, 1)
+    assert ledger(settings.db_path, "r2") == [("duplicate", "degraded_version")]
+    [(first_id,)] = query(settings.db_path, "SELECT article_id FROM latest_articles")[1]
+    [(duplicate_of, share)] = query(settings.db_path, "SELECT duplicate_of, similarity FROM duplicates")[1]
+    assert duplicate_of == first_id and share < 0.5
+
+
+def test_a_page_whose_new_body_is_another_pages_body_gets_no_new_version(settings, tmp_path, seed_body):
+    other_body = sorted(SEEDS.glob("*.txt"))[1].read_text()
+    other = record(other_body, url="https://www.example-news.com/world/other-story", title="Other")
+    run_pipeline([str(write_jsonl(tmp_path / "a", "feed.jsonl", record(seed_body), other))], settings, "r1")
+    summary = run_pipeline([str(write_jsonl(tmp_path / "b", "feed.jsonl", record(other_body)))], settings, "r2")
+
+    assert (summary.n_loaded, summary.n_duplicate) == (0, 1)
+    assert ledger(settings.db_path, "r2") == [("duplicate", "content_hash")]
+    assert query(settings.db_path, "SELECT count(*), count(DISTINCT content_hash) FROM articles")[1] == [(2, 2)]

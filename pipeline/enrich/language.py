@@ -24,6 +24,12 @@ def _factory():
     return loaded
 
 
+def load_profiles() -> None:
+    """Read langdetect's profiles now. They load on first use, and a time budget that interrupted that first
+    use would leave them half-read for every later input of the process."""
+    _factory()
+
+
 def detect_language(text: str) -> tuple[str | None, float | None]:
     """ISO 639-1 code and probability, or (None, None) when the text does not say."""
     sample = text[:SAMPLE_CHARS]
