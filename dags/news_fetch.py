@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
-from news_tasks import DUCKDB_POOL, engine_settings, process_and_load, run_params
+from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, engine_settings, process_and_load, run_params
 
 SOURCES_FILE = str(Path(__file__).resolve().parent.parent / "sources.yaml")
 FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
@@ -31,6 +31,7 @@ FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
     start_date=datetime(2026, 1, 1),
     catchup=False,
     is_paused_upon_creation=True,
+    dagrun_timeout=RUN_TIMEOUT,
     max_active_runs=1,
     tags=["news", "web"],
     params={

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
-from news_tasks import DUCKDB_POOL, engine_settings, process_and_load, run_params
+from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, engine_settings, process_and_load, run_params
 
 SEEDS_DIR = str(Path(__file__).resolve().parent.parent / "seeds")
 # The folder a scheduled run replays; a deployment points it at its own inbox, the embedded default is the seeds.
@@ -26,6 +26,7 @@ INBOX = os.environ.get("NEWS_INBOX") or SEEDS_DIR
     start_date=datetime(2026, 1, 1),
     catchup=False,
     is_paused_upon_creation=False,
+    dagrun_timeout=RUN_TIMEOUT,
     max_active_runs=2,
     tags=["news"],
     params={

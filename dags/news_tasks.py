@@ -9,6 +9,8 @@ this module touches no database, no network and no NLP model.
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk import Asset, Param, task
@@ -17,6 +19,9 @@ from airflow.sdk.exceptions import AirflowFailException
 DUCKDB_POOL = "duckdb_writer"
 DUCKDB_CONN_ID = "duckdb_default"
 ARTICLES_ASSET = Asset(name="news_articles", uri="file:///news/articles")
+RUN_TIMEOUT = timedelta(hours=float(os.environ.get("NEWS_RUN_TIMEOUT_HOURS") or 6))
+"""A run still `running` after this long is failed by the scheduler. A killed `airflow dags test` or a lost
+worker leaves its run `running` for ever, and with `max_active_runs` that would stop every later night."""
 
 
 def run_params(inputs: str) -> dict[str, Param]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.cluster import DUCKDB_POOL, AirflowCluster, group_alive, services_reachable
+from tests.cluster import DUCKDB_POOL, POSTGRES_URL, AirflowCluster, group_alive, services_reachable
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.integration
@@ -120,3 +120,30 @@ def test_the_fetch_dag_is_parsed_and_waits_paused(cluster):
     cluster.wait_for_dag("news_fetch")
     assert cluster.request("GET", "/dags/news_fetch")["is_paused"] is True
 
+
+
+def test_a_run_left_running_by_a_killed_process_is_failed_by_the_scheduler(cluster):
+    """A killed `airflow dags test` leaves its run `running`; past the DAG's run timeout the scheduler fails it,
+    so `max_active_runs` never stops the next night. The stale run is a copy of the finished nightly run, made
+    to look like one started seven hours ago and never finished."""
+    [nightly] = [run["dag_run_id"] for run in cluster.runs("news_ingest") if run["run_type"] == "scheduled"]
+    cluster.wait_for_runs("news_ingest", [nightly])
+    stale = "manual__killed_dags_test"
+    copy_as_stale_run(cluster, nightly, stale)
+    assert cluster.wait_for_runs("news_ingest", [stale], timeout=120) == {stale: "failed"}
+
+
+def copy_as_stale_run(cluster: AirflowCluster, source_run_id: str, run_id: str) -> None:
+    import psycopg2
+
+    seven_hours_ago = "now() - interval '7 hours'"
+    overrides = {"run_id": "%(run_id)s", "state": "'running'", "start_date": seven_hours_ago, "end_date": "NULL",
+                 "run_type": "'manual'", "logical_date": seven_hours_ago, "run_after": seven_hours_ago,
+                 "queued_at": seven_hours_ago, "last_scheduling_decision": "NULL"}
+    with psycopg2.connect(f"{POSTGRES_URL}/{cluster.database}") as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'dag_run' "
+                       "AND column_name <> 'id' ORDER BY ordinal_position")
+        columns = [column for (column,) in cursor.fetchall()]
+        values = ", ".join(overrides.get(column, column) for column in columns)
+        cursor.execute(f"INSERT INTO dag_run ({', '.join(columns)}) SELECT {values} FROM dag_run "
+                       "WHERE run_id = %(source)s", {"run_id": run_id, "source": source_run_id})
