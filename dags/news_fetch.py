@@ -45,6 +45,9 @@ FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
                        description="Seconds between requests to one host (0 only for your own servers)."),
         "allow_hosts": Param([], type="array", items={"type": "string"},
                              description="Hosts allowed although they resolve to a private address."),
+        "run_deadline": Param(1200, type="number", minimum=1,
+                              description="Seconds after which fetch starts no new request; the pages left fail "
+                                          "and are retried next run."),
         **run_params("Pages"),
     },
     doc_md=__doc__,
@@ -63,7 +66,8 @@ def news_fetch():
         from pipeline.sources.http import HttpPolicy
         from pipeline.stages import fetch_pages
 
-        policy = HttpPolicy(per_host_delay=float(params["delay"]), allowed_hosts=frozenset(params["allow_hosts"]))
+        policy = HttpPolicy(per_host_delay=float(params["delay"]), allowed_hosts=frozenset(params["allow_hosts"]),
+                            run_deadline=float(params["run_deadline"]))
         fetch_pages(_sources(params), engine_settings(), run_id, policy, max_pages=params["max_pages"])
 
     @task(pool=DUCKDB_POOL)

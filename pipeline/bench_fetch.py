@@ -5,7 +5,9 @@ threaded local server, and times the fetch stage (`fetch_plan`: poll the feed, f
 them into staging) with politeness off (no per-host delay, no robots.txt) and on (the default policy:
 robots.txt, one request per host per second). `--faults` fetches every misbehaving route of the same
 server through a real fetch run and prints, per scenario, the ledger state and reason and the time the
-fetch took. The tests in `tests/test_http.py` use the same server.
+fetch took. The tests in `tests/test_http.py`, `tests/test_fetch.py` use the same server, with its listing
+routes too: a sitemap index of `server.n_child_sitemaps` children, unreadable, oversized and recovering feeds, a
+feed with invalid IPv6 links, and a feed whose first page drips.
 """
 
 from __future__ import annotations
@@ -35,15 +37,29 @@ FAULTS = {
     "/rate-limited": "429 Retry-After: 1, then 200",
     "/always-500": "500 on every attempt",
     "/slow": "answers after 2 s",
+    "/drip": "200, then the body at 1 byte/s",
+    "/drip-headers": "the headers at 1 byte/s",
     "/truncated": "Content-Length 5000, 100 bytes, then closed",
     "/huge": "300,000-byte body",
     "/bomb": "gzip bomb: 5 MB of zeros",
     "/loop": "302 to itself",
     "/escape": "302 to 169.254.169.254",
+    "/bad-location": "302 to http://[::1/x (invalid IPv6)",
     "/private": "disallowed by robots.txt",
     "/missing": "404",
     "/wrong-type": "200 application/json",
 }
+
+
+DRIP_BYTES = 600
+"""How long (in bytes, at one a second) the drip routes go on when nobody hangs up."""
+CHILD_SITEMAP_PAGES = 2
+"""Article pages listed by each child sitemap of /sitemap-index.xml."""
+
+
+def rss(links: list[str]) -> bytes:
+    items = "".join(f"<item><title>Article {n}</title><link>{link}</link></item>" for n, link in enumerate(links))
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{items}</channel></rss>'.encode()
 
 
 def article_html(key: str) -> bytes:
@@ -72,6 +88,8 @@ class LocalNewsSite(BaseHTTPRequestHandler):
         hits[self.path] = hits.get(self.path, 0) + 1
         if self.path.startswith("/a/"):
             return self.reply(200, article_html(self.path), [("Content-Type", "text/html; charset=utf-8")])
+        if self.path.startswith("/sitemaps/"):
+            return self.child_sitemap(self.path.removeprefix("/sitemaps/").removesuffix(".xml"))
         route = getattr(self, "route_" + self.path.strip("/").replace("-", "_").replace(".", "_"), None)
         if route is None:
             return self.reply(404, b"not found")
@@ -95,10 +113,8 @@ class LocalNewsSite(BaseHTTPRequestHandler):
         self.reply(200, b"User-agent: *\nDisallow: /private\n", [("Content-Type", "text/plain")])
 
     def route_feed_xml(self):
-        items = "".join(f"<item><title>Article {n}</title><link>{self.base()}/a/{n}.html</link></item>"
-                        for n in range(self.server.n_articles))
-        feed = f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{items}</channel></rss>'
-        self.reply(200, feed.encode(), [("Content-Type", "application/rss+xml")])
+        links = [f"{self.base()}/a/{n}.html" for n in range(self.server.n_articles)]
+        self.reply(200, rss(links), [("Content-Type", "application/rss+xml")])
 
     def route_faults_txt(self):
         self.reply(200, "".join(f"{self.base()}{path}\n" for path in FAULTS).encode(), [("Content-Type", "text/plain")])
@@ -158,14 +174,87 @@ class LocalNewsSite(BaseHTTPRequestHandler):
     def route_escape(self):
         self.reply(302, headers=[("Location", "http://169.254.169.254/latest/meta-data")])
 
+    def route_drip(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(DRIP_BYTES))
+        self.end_headers()
+        self.drip(b"x" * DRIP_BYTES)
+
+    def route_drip_headers(self):
+        self.drip(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Padding: " + b"x" * DRIP_BYTES)
+
+    def drip(self, data: bytes):
+        """One byte a second: each read gets something, so no per-read timeout ever fires."""
+        self.close_connection = True
+        try:
+            for byte in data:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client hung up at its deadline
+
+    def route_bad_location(self):
+        self.reply(302, headers=[("Location", "http://[::1/x")])
+
+    def route_sitemap_index_xml(self):
+        """An index of `server.n_child_sitemaps` children (50,000 by default: the most a sitemap index may list)."""
+        self.reply(200, sitemap_index(f"{self.base()}/sitemaps/{n}.xml" for n in range(self.server.n_child_sitemaps)),
+                   [("Content-Type", "application/xml"), ("ETag", '"index-v1"')])
+
+    def route_nested_index_xml(self):
+        """An index whose second child is an index again (of 50,000 children)."""
+        self.reply(200, sitemap_index([f"{self.base()}/sitemaps/0.xml", f"{self.base()}/sitemap-index.xml"]),
+                   [("Content-Type", "application/xml")])
+
+    def child_sitemap(self, number: str):
+        pages = "".join(f"<url><loc>{self.base()}/a/sitemap-{number}-{k}.html</loc></url>"
+                        for k in range(CHILD_SITEMAP_PAGES))
+        body = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{pages}</urlset>'
+        self.reply(200, body.encode(), [("Content-Type", "application/xml")])
+
+    def route_invalid_feed_xml(self):
+        self.reply(200, b"\x00\x01 this is not a feed <<<", [("Content-Type", "application/rss+xml")])
+
+    def route_huge_feed_xml(self):
+        """Over the 100,000-byte cap of the tests' policy, though every byte of it is a valid feed."""
+        self.reply(200, rss([f"{self.base()}/a/huge-{n}.html" for n in range(3000)]),
+                   [("Content-Type", "application/rss+xml")])
+
+    def route_recovering_feed_xml(self):
+        """As `server.feed_health` says: "unreadable" (the default), "down" (503) or "repaired"."""
+        if self.server.feed_health == "down":
+            return self.reply(503, b"down for maintenance")
+        if self.server.feed_health == "repaired":
+            return self.reply(200, rss([f"{self.base()}/a/repaired.html"]), [("Content-Type", "application/rss+xml")])
+        self.route_invalid_feed_xml()
+
+    def route_ipv6_feed_xml(self):
+        """One good link and two that urlsplit and httpx refuse to parse."""
+        self.reply(200, rss([f"{self.base()}/a/v6.html", "http://[::1/x", "http://[zz]/"]),
+                   [("Content-Type", "application/rss+xml")])
+
+    def route_drip_feed_xml(self):
+        """A page that drips, then two good ones: a run deadline shorter than the drip leaves those unfetched."""
+        self.reply(200, rss([f"{self.base()}/drip", f"{self.base()}/a/late-1.html", f"{self.base()}/a/late-2.html"]),
+                   [("Content-Type", "application/rss+xml")])
+
     def route_wrong_type(self):
         self.reply(200, b'{"title": "not a page"}', [("Content-Type", "application/json")])
 
 
-def serve(n_articles: int = 0) -> tuple[ThreadingHTTPServer, str]:
+def sitemap_index(locations) -> bytes:
+    children = "".join(f"<sitemap><loc>{location}</loc></sitemap>" for location in locations)
+    return (f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{children}'
+            "</sitemapindex>").encode()
+
+
+def serve(n_articles: int = 0, n_child_sitemaps: int = 50_000) -> tuple[ThreadingHTTPServer, str]:
     """Start the site on a free port of 127.0.0.1 in a daemon thread; returns the server and its base URL."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), LocalNewsSite)
-    httpd.hits, httpd.n_articles = {}, n_articles
+    httpd.hits, httpd.n_articles, httpd.n_child_sitemaps = {}, n_articles, n_child_sitemaps
+    httpd.feed_health = "unreadable"
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
@@ -211,7 +300,7 @@ def fault_table(root: Path) -> list[tuple[str, str, str, str, float]]:
             finally:
                 self.seconds[url] = time.perf_counter() - start
 
-    policy = HttpPolicy(timeout=1.0, max_bytes=100_000, max_redirects=3, per_host_delay=0.0,
+    policy = HttpPolicy(timeout=1.5, max_bytes=100_000, max_redirects=3, per_host_delay=0.0, request_deadline=2.0,
                         allowed_hosts=frozenset({"127.0.0.1"}))
     settings = load_settings().under(root)
     httpd, base = serve()

@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="poll this listing instead of the sources file (repeatable)")
     fetch.add_argument("--kind", choices=["feed", "sitemap", "urls"], default="feed", help="kind of every --url")
     fetch.add_argument("--max-pages", type=int, help="fetch at most this many new pages")
+    fetch.add_argument("--run-deadline", type=float, default=1800.0,
+                       help="seconds after which no new request starts; the pages left fail and are retried next run")
     fetch.add_argument("--delay", type=float, default=1.0, help="seconds between requests to one host")
     fetch.add_argument("--allow-host", action="append", default=[],
                        help="host allowed although it resolves to a private address (e.g. 127.0.0.1 for tests)")
@@ -120,7 +122,7 @@ def cmd_fetch(args, settings) -> int:
     from pipeline.stages import run_fetch
 
     sources = url_sources(args.url, args.kind) if args.url else load_sources(Path(args.sources))
-    policy = HttpPolicy(per_host_delay=args.delay, obey_robots=not args.ignore_robots,
+    policy = HttpPolicy(per_host_delay=args.delay, obey_robots=not args.ignore_robots, run_deadline=args.run_deadline,
                         allowed_hosts=frozenset(args.allow_host))
     run_id = args.run_id or _new_run_id("fetch")
     run_fetch(sources, settings, run_id, policy, max_pages=args.max_pages)

@@ -10,6 +10,7 @@ import feedparser
 import pytest
 
 from pipeline.sources.discovery import parse_listing
+from pipeline.sources.keys import url_doc_key
 
 SITEMAP = b"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -61,6 +62,16 @@ def test_url_list():
 
 def test_garbage_is_a_problem_not_an_exception():
     assert parse_listing(b"\x00\x01 not a feed").problem.startswith("unreadable feed")
+
+
+def test_a_link_urljoin_cannot_read_is_kept_as_written_and_keyed_by_it():
+    """`urljoin` raises ValueError on an invalid IPv6 literal: one such link must not lose the whole feed."""
+    feed = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+            b"<item><link>/news/1</link></item><item><link>http://[::1/x</link></item>"
+            b"<item><link>http://[zz]/</link></item></channel></rss>")
+    listing = parse_listing(feed, base_url="https://example.org/feed.xml")
+    assert [e.url for e in listing.entries] == ["https://example.org/news/1", "http://[::1/x", "http://[zz]/"]
+    assert [url_doc_key(e.url) for e in listing.entries[1:]] == ["url:http://[::1/x", "url:http://[zz]/"]
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.bench_fetch import fault_table
-from pipeline.sources.fetch import Source, load_sources
-from pipeline.sources.http import HttpPolicy
+from pipeline.bench_fetch import CHILD_SITEMAP_PAGES, fault_table, serve, stop
+from pipeline.sources.fetch import Source, fetch_documents, load_sources
+from pipeline.sources.http import HttpPolicy, PoliteClient
+from pipeline.sources.keys import content_digest
 from pipeline.stages import fetch_pages, plan_fetched, run_fetch, snapshot_frontier
 from pipeline.store import query
 from tests.conftest import REPO
@@ -204,6 +205,124 @@ def test_every_fault_scenario_ends_in_one_ledger_state_in_bounded_time(tmp_path)
     states = {path: state for path, (state, _) in table.items()}
     assert sorted([states.pop("/ok"), states.pop("/hop")]) == ["duplicate", "loaded"]  # one article, two URLs
     assert states == {"/flaky": "loaded", "/rate-limited": "loaded", "/always-500": "failed", "/slow": "failed",
-                      "/truncated": "failed", "/huge": "rejected", "/bomb": "rejected", "/loop": "rejected",
-                      "/escape": "rejected", "/private": "rejected", "/missing": "rejected", "/wrong-type": "rejected"}
+                      "/drip": "failed", "/drip-headers": "failed", "/truncated": "failed", "/huge": "rejected",
+                      "/bomb": "rejected", "/loop": "rejected", "/escape": "rejected", "/bad-location": "rejected",
+                      "/private": "rejected", "/missing": "rejected", "/wrong-type": "rejected"}
     assert max(seconds for _, seconds in table.values()) < 3
+
+
+LISTING_POLICY = HttpPolicy(per_host_delay=0.0, retries=0, timeout=5.0, request_deadline=2.0, max_bytes=100_000,
+                            allowed_hosts=frozenset({"127.0.0.1"}))
+SITEMAP_POLICY = replace(LISTING_POLICY, max_bytes=10 * 1024 * 1024)
+"""The 50,000-child index is 3.7 MB."""
+
+
+@pytest.fixture
+def bench_site():
+    """The fault server of `pipeline/bench_fetch.py`, with its listing routes; fresh, so its request counts are
+    this test's."""
+    httpd, base = serve()
+    yield httpd, base
+    stop(httpd)
+
+
+def children_read(httpd) -> int:
+    return sum(count for path, count in httpd.hits.items() if path.startswith("/sitemaps/"))
+
+
+def fetch_listing(url: str, policy: HttpPolicy = LISTING_POLICY, settled: Callable[[str], bool] = lambda key: False,
+                  **options):
+    with PoliteClient(policy) as client:
+        return fetch_documents([Source("bench", "sitemap", url)], client, {},
+                               skip=lambda keys: {key for key in keys if settled(key)}, **options)
+
+
+def test_a_huge_sitemap_index_is_read_up_to_its_bound_and_says_so(bench_site):
+    httpd, base = bench_site
+    docs, [state] = fetch_listing(f"{base}/sitemap-index.xml", SITEMAP_POLICY, max_child_sitemaps=3)
+    assert children_read(httpd) == 3
+    assert state.problem == "sitemap index lists 50,000 sitemaps; read the first 3"
+    assert len(docs) == state.entries == 3 * CHILD_SITEMAP_PAGES and not any(doc.problem for doc in docs)
+    assert state.etag == '"index-v1"', "the bound is the same every run: what it reads was read in full"
+
+
+def test_the_walk_stops_once_max_pages_new_pages_are_known(bench_site):
+    httpd, base = bench_site
+    docs, [state] = fetch_listing(f"{base}/sitemap-index.xml", SITEMAP_POLICY, max_pages=5)
+    assert children_read(httpd) == 3, "2 pages a child: 3 children give 6 >= 5"
+    assert len(docs) == 5
+    assert state.problem == "sitemap index lists 50,000 sitemaps; read the first 3: enough new pages for this run"
+    assert state.etag is None, "pages were left over: the next poll must read the index again, not get a 304"
+
+
+def test_settled_pages_do_not_count_towards_enough(bench_site):
+    httpd, base = bench_site
+    docs, _ = fetch_listing(f"{base}/sitemap-index.xml", SITEMAP_POLICY, max_pages=2,
+                            settled=lambda key: "/sitemap-0-" in key or "/sitemap-1-" in key)
+    assert children_read(httpd) == 3
+    assert [doc.url for doc in docs] == [f"{base}/a/sitemap-2-{k}.html" for k in range(2)]
+
+
+def test_an_index_inside_an_index_is_not_followed(bench_site):
+    httpd, base = bench_site
+    docs, [state] = fetch_listing(f"{base}/nested-index.xml", SITEMAP_POLICY)
+    assert httpd.hits["/sitemap-index.xml"] == 1 and children_read(httpd) == 1
+    assert state.problem == f"child sitemap {base}/sitemap-index.xml is a sitemap index itself; not followed"
+    assert [doc.url for doc in docs] == [f"{base}/a/sitemap-0-{k}.html" for k in range(2)]
+
+
+@pytest.mark.parametrize(("path", "problem", "size"), [("/invalid-feed.xml", "unreadable feed", 25),
+                                                       ("/huge-feed.xml", "too large: over 100000 bytes", 100_000)])
+def test_an_unusable_listing_is_rejected_with_its_bytes(bench_site, path, problem, size):
+    _, base = bench_site
+    [doc], [state] = fetch_listing(base + path)
+    assert not doc.transient and doc.problem.startswith(f"listing bench: {problem}")
+    assert len(doc.content) == size
+    assert doc.doc_key == f"listing:{base}{path}#{content_digest(doc.content)[:16]}"
+    assert state.problem.startswith(problem)
+
+
+def test_a_listing_that_may_come_back_fails(bench_site):
+    _, base = bench_site
+    [doc], _ = fetch_listing(f"{base}/always-500")
+    assert doc.transient and doc.doc_key == f"listing:{base}/always-500" and doc.problem.startswith("listing bench")
+
+
+def test_a_listing_rejected_before_can_fail_and_then_be_read(settings, bench_site):
+    """The rejected listing's key carries the digest of its bytes: only those bytes again are settled as rejected
+    before. Keyed by its URL alone, the outage would be settled as that rejection, and not be polled again."""
+    httpd, base = bench_site
+    source = [Source("bench", "feed", f"{base}/recovering-feed.xml")]
+    ledger = []
+    for run_id, health in [("r1", "unreadable"), ("r2", "unreadable"), ("r3", "down"), ("r4", "repaired")]:
+        httpd.feed_health = health
+        run_fetch(source, settings, run_id, LISTING_POLICY)
+        _, rows = query(settings.db_path, "SELECT source_uri, state FROM ingest_log WHERE run_id = ?", [run_id])
+        ledger += [(run_id, uri.removeprefix(base), state) for uri, state in rows]
+    assert ledger == [("r1", "/recovering-feed.xml", "rejected"), ("r2", "/recovering-feed.xml", "rejected"),
+                      ("r3", "/recovering-feed.xml", "failed"), ("r4", "/a/repaired.html", "loaded")]
+
+
+def test_invalid_ipv6_links_are_each_rejected_and_the_rest_of_the_feed_loads(settings, bench_site):
+    _, base = bench_site
+    summary = run_fetch([Source("bench", "feed", f"{base}/ipv6-feed.xml")], settings, "v6", LISTING_POLICY)
+    assert (summary.n_inputs, summary.n_loaded, summary.n_rejected) == (3, 1, 2)
+    _, rows = query(settings.db_path, "SELECT source_uri, doc_key, reason FROM ingest_log WHERE state = 'rejected' "
+                                      "ORDER BY source_uri")
+    assert [uri for uri, _, _ in rows] == ["http://[::1/x", "http://[zz]/"]
+    assert all(key.startswith(f"url:{uri}#") for uri, key, _ in rows), "keyed by the raw string, uncanonicalisable"
+    assert all(reason.startswith("refused: invalid URL") for _, _, reason in rows)
+
+
+def test_after_the_run_deadline_every_listed_page_fails_unrequested_and_comes_back(settings, bench_site):
+    httpd, base = bench_site
+    source = [Source("bench", "feed", f"{base}/drip-feed.xml")]
+    summary = run_fetch(source, settings, "d1", replace(LISTING_POLICY, run_deadline=1.0))
+    assert (summary.n_inputs, summary.n_failed) == (3, 3)
+    assert not [path for path in httpd.hits if path.startswith("/a/")]
+    _, rows = query(settings.db_path, "SELECT source_uri, reason FROM ingest_log ORDER BY source_uri")
+    assert rows == [(f"{base}/a/late-1.html", "not fetched: run deadline of 1 s reached"),
+                    (f"{base}/a/late-2.html", "not fetched: run deadline of 1 s reached"),
+                    (f"{base}/drip", "timeout: request took over 2 s")]
+    later = run_fetch(source, settings, "d2", LISTING_POLICY)
+    assert (later.n_loaded, later.n_failed) == (2, 1)

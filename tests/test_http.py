@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from pipeline.bench_fetch import article_html, serve, stop
-from pipeline.sources.http import HttpPolicy, PoliteClient
+from pipeline.sources.http import Fetched, HttpPolicy, PoliteClient
 
 PAGE = article_html("/ok")
 
 
 @pytest.fixture(scope="module")
-def server():
+def site():
     """The local news site with its fault routes (`pipeline/bench_fetch.py`, which prints the fault table)."""
     httpd, base = serve()
-    yield base
+    yield httpd, base
     stop(httpd)
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    return site[1]
 
 
 @pytest.fixture
@@ -103,3 +109,76 @@ def test_per_host_delay_spaces_requests(server):
         for _ in range(3):
             polite.fetch(f"{server}/ok")
         assert time.monotonic() - start >= 0.6
+
+
+@pytest.fixture
+def deadline_client():
+    """A request deadline of 2 s, well under the per-read timeout: only the deadline can end a drip."""
+    policy = HttpPolicy(timeout=5.0, request_deadline=2.0, retries=2, per_host_delay=0.0,
+                        allowed_hosts=frozenset({"127.0.0.1"}))
+    with PoliteClient(policy) as polite:
+        yield polite
+
+
+@pytest.mark.parametrize("path", ["/drip", "/drip-headers"])
+def test_a_dripping_server_is_cut_at_the_request_deadline(deadline_client, server, path):
+    result = deadline_client.fetch(f"{server}{path}")
+    assert (result.problem, result.transient) == ("timeout: request took over 2 s", True)
+
+
+def test_no_retry_is_waited_for_past_the_request_deadline(site):
+    """A backoff longer than the deadline: the 500 stands after one attempt (counted by the server)."""
+    httpd, server = site
+    policy = HttpPolicy(request_deadline=1.0, retries=2, backoff=5.0, per_host_delay=0.0,
+                        allowed_hosts=frozenset({"127.0.0.1"}), obey_robots=False)
+    hits = httpd.hits
+    before = hits.get("/always-500", 0)
+    with PoliteClient(policy) as polite:
+        result = polite.fetch(f"{server}/always-500")
+    assert result.status == 500 and result.transient
+    assert hits["/always-500"] == before + 1
+
+
+def test_after_the_run_deadline_nothing_is_requested(site):
+    httpd, server = site
+    before = dict(httpd.hits)
+    policy = HttpPolicy(run_deadline=0.0, per_host_delay=0.0, allowed_hosts=frozenset({"127.0.0.1"}))
+    with PoliteClient(policy) as polite:
+        result = polite.fetch(f"{server}/ok")
+    assert (result.problem, result.transient) == ("not fetched: run deadline of 0 s reached", True)
+    assert httpd.hits == before
+
+
+@pytest.mark.parametrize("url", ["http://[::1/x", "http://[zz]/", "http://[::1]:99999/x", "https://xn--/",
+                                 "http://a\x00b/"])
+def test_an_invalid_url_is_refused_not_raised(client, url):
+    result = client.fetch(url)
+    assert result.problem.startswith("refused: invalid URL") and not result.transient
+
+
+def test_a_redirect_to_an_invalid_url_is_refused(client, server):
+    result = client.fetch(f"{server}/bad-location")
+    assert result.problem.startswith("refused: invalid URL in Location") and not result.transient
+
+
+def test_any_exception_becomes_a_transient_problem():
+    def broken(request):
+        raise RuntimeError("transport bug")
+
+    policy = HttpPolicy(per_host_delay=0.0, obey_robots=False, allowed_hosts=frozenset({"example.org"}))
+    with PoliteClient(policy, transport=httpx.MockTransport(broken)) as polite:
+        result = polite.fetch("http://example.org/x")
+    assert (result.problem, result.transient) == ("unexpected error: RuntimeError: transport bug", True)
+
+
+@pytest.mark.parametrize(("fetched", "transient"), [
+    (Fetched("u", status=503, problem="HTTP 503; retry-after="), True),
+    (Fetched("u", status=429, problem="HTTP 429; retry-after=1"), True),
+    (Fetched("u", problem="network error: ConnectError: refused"), True),
+    (Fetched("u", status=404, problem="HTTP 404"), False),
+    (Fetched("u", status=200, problem="too large: over 10 bytes"), False),
+    (Fetched("u", problem="refused: disallowed by robots.txt"), False),
+    (Fetched("u", status=200), False),
+])
+def test_transient_means_a_retry_can_help(fetched, transient):
+    assert fetched.transient is transient

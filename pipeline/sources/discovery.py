@@ -54,7 +54,7 @@ def parse_feed(content: bytes, base_url: str | None = None) -> Listing:
     parsed = feedparser.parse(content)
     base = base_url or parsed.feed.get("link") or ""
     entries = tuple(
-        Entry(url=urljoin(base, e.link.strip()), title=(e.get("title") or None), published=_struct_date(e))
+        Entry(url=_resolve(base, e.link.strip()), title=(e.get("title") or None), published=_struct_date(e))
         for e in parsed.entries if e.get("link")
     )
     problem = None
@@ -82,6 +82,15 @@ def parse_url_list(content: bytes) -> Listing:
     lines = content.decode("utf-8", errors="replace").splitlines()
     urls = (line.strip() for line in lines)
     return Listing("url_list", None, tuple(Entry(url) for url in urls if url.startswith(("http://", "https://"))))
+
+
+def _resolve(base: str, link: str) -> str:
+    """The absolute URL of `link`; a link urljoin cannot read (an invalid IPv6 literal such as `http://[::1/x`)
+    is kept as written, so the fetcher refuses that one entry instead of the whole feed being lost."""
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return link
 
 
 def _sitemap_entry(node) -> Entry | None:

@@ -2,16 +2,18 @@
 
 Listings are polled every run, with the validators kept from the last poll; article URLs already
 settled in the store are skipped before any request. Each fetched page becomes a RawDoc for the same
-plan -> process -> load stages as replayed files, and each failure an input with its reason:
-refusals and permanent HTTP errors are rejected, timeouts and 5xx/429 fail (and are retried next run).
+plan -> process -> load stages as replayed files, and each failure an input with its reason. Whether it is
+`rejected` or `failed` depends on whether asking again can help (`Fetched.transient`): refusals, invalid URLs,
+permanent HTTP errors, oversize and unreadable listings are rejected; timeouts, network errors, 5xx/429 and
+pages left when the run deadline passed fail, and are retried next run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,10 +22,13 @@ import yaml
 from pipeline.records import RawDoc
 from pipeline.sources.discovery import Listing, parse_listing
 from pipeline.sources.http import Fetched, PoliteClient
-from pipeline.sources.keys import HTML_TYPES, not_html, url_doc_key
+from pipeline.sources.keys import HTML_TYPES, content_digest, not_html, url_doc_key
 from pipeline.store import connect, migrate
 
 KINDS = {"feed", "sitemap", "urls"}
+MAX_CHILD_SITEMAPS = 50
+"""Child sitemaps read per sitemap index and run: an index may list tens of thousands, and news sites list the
+newest first."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,10 @@ class Source:
 
 @dataclass(frozen=True)
 class ListingState:
-    """What the last poll of a listing left: validators for conditional GET, and how it went."""
+    """What the last poll of a listing left: validators for conditional GET, and how it went.
+
+    `problem` also says what a poll left unread (child sitemaps beyond the bound, or not needed this run).
+    """
 
     url: str
     etag: str | None
@@ -64,68 +72,164 @@ def url_sources(urls: list[str], kind: str) -> list[Source]:
 
 def fetch_documents(sources: list[Source], client: PoliteClient, known: dict[str, ListingState],
                     skip: Callable[[set[str]], set[str]], max_pages: int | None = None,
-                    retry: tuple[str, ...] = ()) -> tuple[list[RawDoc], list[ListingState]]:
+                    retry: tuple[str, ...] = (),
+                    max_child_sitemaps: int = MAX_CHILD_SITEMAPS) -> tuple[list[RawDoc], list[ListingState]]:
     """The pages to ingest and the new state of every listing polled.
 
-    `skip` gets the candidate doc_keys and returns those already settled in the store. `retry` are pages
-    that failed in earlier runs: fetched again even when their listing no longer lists them (a 304 lists
-    nothing). A listing that could not be polled becomes a failed input too, so the run's ledger shows it
-    (and it is polled again next run).
+    `skip` gets candidate doc_keys and returns those already settled in the store. `retry` are pages that
+    failed in earlier runs: fetched again even when their listing no longer lists them (a 304 lists nothing).
+    A listing that could not be polled (or read) becomes an input too, so the run's ledger shows it. Once the
+    client's run deadline has passed, every page not yet fetched is still an input: failed, `not fetched`.
+
+    A listing keeps its validators only when this run took every unsettled page it lists: otherwise the next
+    poll would be answered 304 and the pages left over (beyond `max_pages`, or in child sitemaps not read) lost.
     """
-    states, entries, docs = [], {url_doc_key(url): url for url in retry}, []
-    for source in sources:
-        listing, state = _poll(source, client, known.get(source.url))
-        states.append(state)
-        if state.problem:
-            docs.append(RawDoc(f"listing:{source.url}", source.url, "listing", b"", url=source.url,
-                               problem=f"listing {source.name}: {state.problem}", transient=True))
-        for entry in listing.entries if listing else ():
-            entries.setdefault(url_doc_key(entry.url), entry.url)
-    settled = skip(set(entries))
-    todo = [(key, url) for key, url in entries.items() if key not in settled][:max_pages]
+    frontier = _Frontier(skip, max_pages)
+    frontier.add(retry)
+    polls = [_poll(source, client, known.get(source.url), frontier, max_child_sitemaps) for source in sources]
+    todo = frontier.todo()
+    docs = [doc for poll in polls for doc in poll.inputs]
     docs += [_page_doc(key, url, client.fetch(url)) for key, url in todo]
-    return docs, states
+    taken = {key for key, _ in todo} | frontier.settled
+    return docs, [poll.state if poll.read_in_full(taken) else poll.forgetting_validators() for poll in polls]
 
 
-def _poll(source: Source, client: PoliteClient, last: ListingState | None) -> tuple[Listing | None, ListingState]:
-    """One listing, following a sitemap index one level down."""
+class _Frontier:
+    """The pages found so far, in the order found, and those of them already settled in the store.
+
+    At most `max_pages` pages are fetched: the first unsettled ones in this order. So once that many unsettled
+    pages are known (`full`), no listing read later can change what this run fetches, which is what bounds the
+    walk through a sitemap index.
+    """
+
+    def __init__(self, skip: Callable[[set[str]], set[str]], max_pages: int | None):
+        self._skip, self._max_pages = skip, max_pages
+        self.urls: dict[str, str] = {}
+        self.settled: set[str] = set()
+
+    def add(self, urls: Iterable[str]) -> set[str]:
+        """Adds the pages not known yet; returns the keys of all of `urls`."""
+        keys, new = set(), {}
+        for url in urls:
+            key = url_doc_key(url)
+            keys.add(key)
+            if key not in self.urls:
+                new.setdefault(key, url)
+        if new:
+            self.urls.update(new)
+            self.settled |= self._skip(set(new))
+        return keys
+
+    def full(self) -> bool:
+        return self._max_pages is not None and len(self.urls) - len(self.settled) >= self._max_pages
+
+    def todo(self) -> list[tuple[str, str]]:
+        return [(key, url) for key, url in self.urls.items() if key not in self.settled][:self._max_pages]
+
+
+@dataclass(frozen=True)
+class _Poll:
+    state: ListingState
+    inputs: list[RawDoc]
+    """The listing itself, or child sitemaps, when they could not be polled or read."""
+    pages: set[str]
+    walked_in_full: bool
+    """False when child sitemaps were left unread for this run (enough pages, run deadline)."""
+
+    def read_in_full(self, taken: set[str]) -> bool:
+        return self.walked_in_full and self.pages <= taken
+
+    def forgetting_validators(self) -> ListingState:
+        return replace(self.state, etag=None, last_modified=None)
+
+
+def _poll(source: Source, client: PoliteClient, last: ListingState | None, frontier: _Frontier,
+          max_child_sitemaps: int) -> _Poll:
+    """One listing, following a sitemap index one level down (a child that is an index again is not followed)."""
     fetched = client.fetch(source.url, etag=last.etag if last else None,
                            last_modified=last.last_modified if last else None)
-    listing = None
-    if not fetched.problem and not fetched.not_modified:
-        listing = parse_listing(fetched.content, base_url=fetched.final_url or source.url)
+    listing, problem = _read_listing(source.url, fetched)
+    inputs = [_listing_input(source.name, source.url, fetched, problem)] if problem else []
+    pages, notes, walked_in_full = set(), [], True
+    if listing:
+        pages = frontier.add(entry.url for entry in listing.entries)
         if listing.kind == "sitemap_index":
-            listing = _merge(listing, [parse_listing(client.fetch(url).content, base_url=url)
-                                       for url in listing.sitemaps])
-    problem = fetched.problem or (listing.problem if listing else None)
+            child_inputs, child_pages, notes, walked_in_full = _walk_index(source, listing.sitemaps, client,
+                                                                           frontier, max_child_sitemaps)
+            inputs, pages = inputs + child_inputs, pages | child_pages
     state = ListingState(source.url, fetched.etag or (last.etag if last else None),
                          fetched.last_modified or (last.last_modified if last else None), fetched.status,
-                         problem, len(listing.entries) if listing else 0,
-                         dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    return listing, state
+                         problem or "; ".join(notes) or None, len(pages), dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    return _Poll(state, inputs, pages, walked_in_full)
 
 
-def _merge(index: Listing, children: list[Listing]) -> Listing:
-    entries = tuple(entry for child in children for entry in child.entries)
-    return Listing("sitemap", index.title, entries)
+def _walk_index(source: Source, sitemaps: tuple[str, ...], client: PoliteClient, frontier: _Frontier,
+                max_child_sitemaps: int) -> tuple[list[RawDoc], set[str], list[str], bool]:
+    """Read the index's child sitemaps: the inputs for those that could not be read, the pages found, notes on
+    what was left unread, and whether nothing was left for a later run.
+
+    At most `max_child_sitemaps` are read, and none once the frontier is full or the run deadline has passed.
+    """
+    inputs, pages, notes, stopped, read = [], set(), [], None, 0
+    for url in sitemaps[:max_child_sitemaps]:
+        if frontier.full():
+            stopped = "enough new pages for this run"
+            break
+        if client.run_deadline_reached():
+            stopped = "run deadline reached"
+            break
+        fetched = client.fetch(url)
+        child, problem = _read_listing(url, fetched)
+        read += 1
+        if problem:
+            inputs.append(_listing_input(f"{source.name} (sitemap index)", url, fetched, problem))
+        elif child and child.kind == "sitemap_index":
+            notes.append(f"child sitemap {url} is a sitemap index itself; not followed")
+        elif child:
+            pages |= frontier.add(entry.url for entry in child.entries)
+    if stopped or len(sitemaps) > read:
+        notes.append(f"sitemap index lists {len(sitemaps):,} sitemaps; read the first {read}"
+                     + (f": {stopped}" if stopped else ""))
+    return inputs, pages, notes, stopped is None
+
+
+def _read_listing(url: str, fetched: Fetched) -> tuple[Listing | None, str | None]:
+    """The listing fetched, or why there is none (neither for a 304)."""
+    if fetched.not_modified:
+        return None, None
+    if fetched.problem:
+        return None, fetched.problem
+    listing = _parse(fetched.content, fetched.final_url or url)
+    return (None, listing.problem) if listing.problem else (listing, None)
+
+
+def _parse(content: bytes, base_url: str) -> Listing:
+    """The parsers tolerate broken XML and feeds, but a hostile listing must cost one input, not the run."""
+    try:
+        return parse_listing(content, base_url=base_url)
+    except Exception as error:  # noqa: BLE001 - one unreadable listing must not end the run
+        return Listing("feed", None, (), problem=f"unreadable listing: {type(error).__name__}: {error}"[:300])
+
+
+def _listing_input(name: str, url: str, fetched: Fetched, problem: str) -> RawDoc:
+    """A listing that could not be fetched for a passing reason fails (it is polled again next run). One that came
+    back but cannot be used (too large, unreadable, HTTP 404, refused) is rejected with its bytes, and its key
+    carries their digest: the same bytes again are settled as rejected before, a repaired listing is read afresh.
+    """
+    transient = fetched.transient
+    key = f"listing:{url}" if transient else f"listing:{url}#{content_digest(fetched.content)[:16]}"
+    return RawDoc(key, url, "listing", fetched.content, url=url, problem=f"listing {name}: {problem}",
+                  transient=transient)
 
 
 def _page_doc(key: str, url: str, fetched: Fetched) -> RawDoc:
     source_uri = url
     if fetched.problem:
         return RawDoc(key, source_uri, "html", fetched.content, url=url, problem=fetched.problem,
-                      transient=_transient(fetched))
+                      transient=fetched.transient)
     if fetched.content_type and fetched.content_type not in HTML_TYPES:
         return RawDoc(key, source_uri, "html", fetched.content, url=url, problem=not_html(fetched.content_type))
     return RawDoc(key, source_uri, "html", fetched.content, url=fetched.final_url or url)
-
-
-def _transient(fetched: Fetched) -> bool:
-    """Timeouts, network errors, 429 and 5xx may go away; refusals, 4xx and oversize will not."""
-    problem = fetched.problem or ""
-    if problem.startswith(("timeout", "network error")):
-        return True
-    return fetched.status is not None and (fetched.status == 429 or fetched.status >= 500)
 
 
 def read_listing_states(db_path: Path) -> dict[str, ListingState]:
