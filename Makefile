@@ -16,7 +16,8 @@ export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)
 export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test airflow bench bench-fetch bench-topology lint lock clean
+.PHONY: install run test airflow bench bench-fetch bench-topology eval eval-extraction eval-entities eval-dedup \
+	lint lock clean
 
 install: $(VENV)/.installed
 
@@ -52,14 +53,29 @@ airflow: $(AIRFLOW_HOME)/.initialised
 	 && AIRFLOW__API__HOST=$(AIRFLOW_API_HOST) exec $(BIN)/airflow standalone
 
 bench: install
-	$(BIN)/python -m pipeline.bench $(BENCH_ARGS)
+	$(BIN)/python -m tools.bench $(BENCH_ARGS)
 
 bench-fetch: install
-	$(BIN)/python -m pipeline.bench_fetch $(BENCH_ARGS)
-	$(BIN)/python -m pipeline.bench_fetch --faults
+	$(BIN)/python -m tools.bench_fetch $(BENCH_ARGS)
+	$(BIN)/python -m tools.bench_fetch --faults
 
 bench-topology: install
-	$(BIN)/python -m tests.bench_topology $(BENCH_ARGS)
+	$(BIN)/python -m tools.bench_topology $(BENCH_ARGS)
+
+# The evaluations read the shared dev set in place (never copied); SHARED=DIR points them elsewhere and
+# EVAL_ARGS passes options to one of them, e.g. make eval-extraction EVAL_ARGS="--limit 50 --json".
+SHARED ?= $(CURDIR)/../shared
+
+eval: eval-extraction eval-entities eval-dedup
+
+eval-extraction: install
+	$(BIN)/python -m tools.evaluate extraction --data $(SHARED)/eval $(EVAL_ARGS)
+
+eval-entities: install
+	$(BIN)/python -m tools.evaluate entities --gold $(SHARED)/acceptance/seeds_gold.json $(EVAL_ARGS)
+
+eval-dedup: install
+	$(BIN)/python -m tools.evaluate dedup --data $(SHARED)/eval $(EVAL_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -21,6 +21,8 @@ from pathlib import Path
 from airflow.sdk import Param, dag, task
 from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, engine_settings, process_and_load, run_params
 
+from pipeline.sources.registry import LISTING_KINDS
+
 SOURCES_FILE = str(Path(__file__).resolve().parent.parent / "sources.yaml")
 FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
 
@@ -39,7 +41,7 @@ FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
                               description="YAML file of feeds, sitemaps and URL lists to poll."),
         "urls": Param([], type="array", items={"type": "string"},
                       description="Listings to poll instead of the sources file (all of the kind below)."),
-        "kind": Param("feed", type="string", enum=["feed", "sitemap", "urls"], description="Kind of every URL."),
+        "kind": Param(LISTING_KINDS[0], type="string", enum=list(LISTING_KINDS), description="Kind of every URL."),
         "max_pages": Param(200, type="integer", minimum=1, description="Fetch at most this many new pages."),
         "delay": Param(1.0, type="number", minimum=0,
                        description="Seconds between requests to one host (0 only for your own servers)."),
@@ -56,7 +58,7 @@ def news_fetch():
     @task(pool=DUCKDB_POOL)
     def frontier(run_id=None) -> None:
         """Copies the settled pages and the listings' validators to staging, so `fetch` needs no DuckDB."""
-        from pipeline.stages import snapshot_frontier
+        from pipeline.stages.fetch import snapshot_frontier
 
         snapshot_frontier(engine_settings(), run_id)
 
@@ -64,18 +66,18 @@ def news_fetch():
     def fetch(params=None, run_id=None) -> None:
         """The network part, outside the writer pool: other runs keep loading while pages download."""
         from pipeline.sources.http import HttpPolicy
-        from pipeline.stages import fetch_pages
+        from pipeline.stages.fetch import fetch_pages
 
         policy = HttpPolicy(per_host_delay=float(params["delay"]), allowed_hosts=frozenset(params["allow_hosts"]),
                             run_deadline=float(params["run_deadline"]))
-        fetch_pages(_sources(params), engine_settings(), run_id, policy, max_pages=params["max_pages"])
+        fetch_pages(_listings(params), engine_settings(), run_id, policy, max_pages=params["max_pages"])
 
     @task(pool=DUCKDB_POOL)
     def plan(params=None, run_id=None) -> list[str]:
         """Returns the raw batch files to map over; the listings' new validators wait for the load."""
-        from pipeline.stages import plan_fetched
+        from pipeline.stages.fetch import plan_fetched
 
-        source = ",".join(s.url for s in _sources(params))
+        source = ",".join(listing.url for listing in _listings(params))
         planned = plan_fetched(engine_settings(params["batch_size"]), run_id, source)
         return [str(batch) for batch in planned.batches]
 
@@ -84,11 +86,11 @@ def news_fetch():
     process_and_load(batches)
 
 
-def _sources(params):
-    from pipeline.sources.fetch import load_sources, url_sources
+def _listings(params):
+    from pipeline.sources.web import load_listings, url_listings
 
     urls = list(params["urls"])
-    return url_sources(urls, params["kind"]) if urls else load_sources(Path(params["sources_file"]))
+    return url_listings(urls, params["kind"]) if urls else load_listings(Path(params["sources_file"]))
 
 
 news_fetch()

@@ -15,6 +15,8 @@ from pathlib import Path
 from airflow.sdk import Param, dag, task
 from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, engine_settings, process_and_load, run_params
 
+from pipeline.sources.registry import DEFAULT_KIND, SOURCE_KINDS
+
 SEEDS_DIR = str(Path(__file__).resolve().parent.parent / "seeds")
 # The folder a scheduled run replays; a deployment points it at its own inbox, the embedded default is the seeds.
 INBOX = os.environ.get("NEWS_INBOX") or SEEDS_DIR
@@ -31,7 +33,9 @@ INBOX = os.environ.get("NEWS_INBOX") or SEEDS_DIR
     tags=["news"],
     params={
         "sources": Param([INBOX], type="array", items={"type": "string"},
-                         description="Files or folders to replay (.txt, .html, .jsonl, .warc/.arc archives)."),
+                         description="Files or folders to replay (.txt, .html, .jsonl, .warc/.arc archives), or "
+                                     "what the source kind below reads."),
+        "kind": Param(DEFAULT_KIND, type="string", enum=list(SOURCE_KINDS), description="Source kind."),
         **run_params("Inputs"),
     },
     doc_md=__doc__,
@@ -40,9 +44,11 @@ def news_ingest():
     @task(pool=DUCKDB_POOL)
     def plan(params=None, run_id=None) -> list[str]:
         """Returns the raw batch files to map over; the rest of the plan waits in the run's staging folder."""
-        from pipeline.stages import plan_run
+        from pipeline.sources.registry import source_for
+        from pipeline.stages.plan import plan_source
 
-        planned = plan_run(list(params["sources"]), engine_settings(params["batch_size"]), run_id)
+        source = source_for(params["kind"], list(params["sources"]))
+        planned = plan_source(source, engine_settings(params["batch_size"]), run_id)
         return [str(batch) for batch in planned.batches]
 
     process_and_load(plan())

@@ -51,7 +51,7 @@ def engine_settings(batch_size: int | None = None):
 @task
 def process(batch_path: str, params=None) -> str:
     """Extraction, language and NER for one batch; opens no database, so mapped copies run in parallel."""
-    from pipeline.stages import process_batch
+    from pipeline.stages.process import process_batch
 
     return str(process_batch(Path(batch_path), engine_settings(params["batch_size"])))
 
@@ -59,10 +59,11 @@ def process(batch_path: str, params=None) -> str:
 @task(pool=DUCKDB_POOL, outlets=[ARTICLES_ASSET], trigger_rule="none_failed")
 def load(processed: list[str], run_id=None) -> dict:
     """The run's one DuckDB transaction; reads the plan the planning task left in the run's staging folder."""
-    from pipeline.stages import Plan, load_planned
+    from pipeline.stages.load import load as load_run
+    from pipeline.stages.plan import Plan
 
     settings = engine_settings()
-    return load_planned(Plan.of_run(settings.staging_dir, run_id), list(processed or []), settings).to_xcom()
+    return load_run(Plan.of_run(settings.staging_dir, run_id), list(processed or []), settings).to_xcom()
 
 
 @task(pool=DUCKDB_POOL)
@@ -81,11 +82,11 @@ def validate(summary: dict, params=None) -> dict:
 def report(summary: dict, quality: dict) -> str:
     """Prints the run summary to the task log and drops the run's staging files, now loaded."""
     from pipeline.report import format_summary
-    from pipeline.staging import remove_run
+    from pipeline.run_folder import RunFolder
 
     settings = engine_settings()
     print(format_summary(settings.db_path, summary["run_id"]))
-    remove_run(settings.staging_dir, summary["run_id"])
+    RunFolder.of(settings.staging_dir, summary["run_id"]).remove()
     return str(settings.db_path)
 
 

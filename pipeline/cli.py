@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.sources.registry import DEFAULT_KIND, LISTING_KINDS, SOURCE_KINDS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="Replay files or folders (.txt, .html, .jsonl, .warc/.arc) "
-                                                "into DuckDB.")
-    ingest.add_argument("paths", nargs="+", help="files or folders to ingest")
+                                                "into DuckDB, or read another kind of source.")
+    ingest.add_argument("paths", nargs="+", metavar="ARGUMENT",
+                        help="files or folders to ingest (what the source kind reads)")
+    ingest.add_argument("--kind", choices=list(SOURCE_KINDS), default=DEFAULT_KIND,
+                        help=f"source kind (default: {DEFAULT_KIND})")
     ingest.add_argument("--run-id", help="name of this run (default: cli__<UTC time>)")
     ingest.add_argument("--no-check", action="store_true", help="skip the quality gate after loading")
     ingest.set_defaults(handler=cmd_ingest)
@@ -35,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="YAML file of sources (default: sources.yaml in the project)")
     fetch.add_argument("--url", action="append", default=[],
                        help="poll this listing instead of the sources file (repeatable)")
-    fetch.add_argument("--kind", choices=["feed", "sitemap", "urls"], default="feed", help="kind of every --url")
+    fetch.add_argument("--kind", choices=list(LISTING_KINDS), default=LISTING_KINDS[0], help="kind of every --url")
     fetch.add_argument("--max-pages", type=int, help="fetch at most this many new pages")
     fetch.add_argument("--run-deadline", type=float, default=1800.0,
                        help="seconds after which no new request starts; the pages left fail and are retried next run")
@@ -62,28 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     for sub in (ingest, fetch, query, check, report):
         sub.add_argument("--db", help="DuckDB file (default: $NEWS_DB or data/news.duckdb)")
-
-    evaluate = commands.add_parser("eval", help="Measure the pipeline against a dev evaluation set.")
-    targets = evaluate.add_subparsers(dest="target", required=True)
-    extraction = targets.add_parser("extraction", help="Body, snippet, title, date and speed scores of extraction.")
-    extraction.add_argument("--data", required=True, type=Path, help="eval folder with pages.jsonl and dates.jsonl")
-    extraction.add_argument("--gold", type=Path,
-                            help="seeds gold file (default: acceptance/seeds_gold.json beside the eval folder)")
-    extraction.add_argument("--limit", type=int, help="read only the first N rows of pages.jsonl and dates.jsonl")
-    extraction.add_argument("--json", action="store_true", help="print the metrics as JSON")
-    extraction.set_defaults(handler=cmd_eval_extraction, db=None)
-    entities = targets.add_parser("entities", help="Person scores, spelling groups and NER speed on the seeds.")
-    entities.add_argument("--gold", type=Path,
-                          help="seeds gold file (default: ../shared/acceptance/seeds_gold.json beside the repo)")
-    entities.set_defaults(handler=cmd_eval_entities, db=None)
-    dedup = targets.add_parser("dedup", help="Near-duplicate precision/recall, seeds stories, lookup cost.")
-    dedup.add_argument("--data", required=True, type=Path, help="eval folder with pages.jsonl")
-    dedup.add_argument("--gold", type=Path,
-                       help="seeds gold file (default: acceptance/seeds_gold.json beside the eval folder)")
-    dedup.add_argument("--limit", type=int, help="use only the first N dev articles")
-    dedup.add_argument("--sizes", default="10000,100000",
-                       help="stored-article counts to time the lookup against (comma-separated; '' skips)")
-    dedup.set_defaults(handler=cmd_eval_dedup, db=None)
     return parser
 
 
@@ -105,27 +87,29 @@ def _finish(settings, run_id: str, check: bool = True) -> int:
 
 
 def cmd_ingest(args, settings) -> int:
-    from pipeline.stages import run_pipeline
+    from pipeline.sources.registry import source_for
+    from pipeline.stages.run import run_source
 
-    missing = [p for p in args.paths if not Path(p).exists()]
-    if missing:
-        print(f"news: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+    try:
+        source = source_for(args.kind, args.paths)
+    except ValueError as error:
+        print(f"news: {error}", file=sys.stderr)
         return 2
     run_id = args.run_id or _new_run_id("cli")
-    run_pipeline(args.paths, settings, run_id)
+    run_source(source, settings, run_id)
     return _finish(settings, run_id, check=not args.no_check)
 
 
 def cmd_fetch(args, settings) -> int:
-    from pipeline.sources.fetch import load_sources, url_sources
     from pipeline.sources.http import HttpPolicy
-    from pipeline.stages import run_fetch
+    from pipeline.sources.web import load_listings, url_listings
+    from pipeline.stages.run import run_fetch
 
-    sources = url_sources(args.url, args.kind) if args.url else load_sources(Path(args.sources))
+    listings = url_listings(args.url, args.kind) if args.url else load_listings(Path(args.sources))
     policy = HttpPolicy(per_host_delay=args.delay, obey_robots=not args.ignore_robots, run_deadline=args.run_deadline,
                         allowed_hosts=frozenset(args.allow_host))
     run_id = args.run_id or _new_run_id("fetch")
-    run_fetch(sources, settings, run_id, policy, max_pages=args.max_pages)
+    run_fetch(listings, settings, run_id, policy, max_pages=args.max_pages)
     return _finish(settings, run_id)
 
 
@@ -183,47 +167,6 @@ def cmd_report(args, settings) -> int:
         print("news: no run in the database yet", file=sys.stderr)
         return 2
     print(format_summary(settings.db_path, run_id))
-    return 0
-
-
-def cmd_eval_extraction(args, settings) -> int:
-    import json
-
-    from pipeline.evaluate.extraction import evaluate_extraction, format_report
-
-    needed = (args.data / "pages.jsonl", args.data / "dates.jsonl", args.gold)
-    missing = [str(p) for p in needed if p is not None and not p.is_file()]
-    if missing:
-        print(f"news: no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    metrics = evaluate_extraction(args.data, gold=args.gold, limit=args.limit)
-    print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
-    return 0
-
-
-def cmd_eval_entities(args, settings) -> int:
-    from pipeline.evaluate.entities import DEFAULT_GOLD, evaluate_entities, format_report
-
-    gold = args.gold or DEFAULT_GOLD
-    if not gold.is_file():
-        print(f"news: no seeds gold file at {gold}; pass --gold FILE", file=sys.stderr)
-        return 2
-    print(format_report(evaluate_entities(gold)))
-    return 0
-
-
-def cmd_eval_dedup(args, settings) -> int:
-    from pipeline.evaluate.dedup import evaluate_dedup, format_report
-    from pipeline.settings import PROJECT_ROOT
-
-    gold = args.gold or args.data.parent / "acceptance" / "seeds_gold.json"
-    if not (args.data / "pages.jsonl").is_file():
-        print(f"news: no such file: {args.data / 'pages.jsonl'}", file=sys.stderr)
-        return 2
-    sizes = tuple(int(size) for size in args.sizes.split(",") if size.strip())
-    metrics = evaluate_dedup(args.data, PROJECT_ROOT / "seeds", gold if gold.is_file() else None,
-                             limit=args.limit, timing_sizes=sizes)
-    print(format_report(metrics))
     return 0
 
 

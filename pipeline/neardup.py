@@ -4,7 +4,7 @@ Exact dedup (`pipeline.dedup`) catches the same URL or the same folded body; thi
 small changes: other boilerplate around it, a new headline or byline, a few sentences edited, a cut copy. Because
 band keys and signatures live in DuckDB (migration 004), a new article is compared with every article ever
 indexed, not only with its batch, and a lookup touches only the articles sharing a band key (ART index on the
-key), so its cost barely grows with the history (see `pipeline.evaluate.dedup` for measured figures).
+key), so its cost barely grows with the history (`python -m tools.evaluate dedup` measures it).
 
 Similarity of two texts, estimated from their signatures (see `similarity`):
 
@@ -13,14 +13,14 @@ Similarity of two texts, estimated from their signatures (see `similarity`):
   shingles found in the longer one (containment), which is what a cut or wrapped copy keeps: a copy cut to 70 %
   has Jaccard 0.7 but containment 1.
 
-The signature constants (`NUM_PERM`, `SHINGLE_TOKENS`, `_SEED`) define what is stored: changing one makes every
-stored signature meaningless, so they are fixed here rather than settings.
+The signature constants (`NUM_PERM`, `SHINGLE_TOKENS`, `_SEED`) and the tokenizer (`pipeline.textnorm.tokens`)
+define what is stored: changing one makes every stored signature meaningless, so they are fixed in code rather
+than settings.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -28,7 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipeline.textnorm import fold
+from pipeline.textnorm import tokens
 
 NUM_PERM = 128
 SHINGLE_TOKENS = 5
@@ -46,11 +46,6 @@ _rng = np.random.default_rng(_SEED)
 _PERM_SALT = _rng.integers(0, np.iinfo(np.uint64).max, NUM_PERM, dtype=np.uint64, endpoint=True)
 _SHINGLE_MIX = _rng.integers(1, 1 << 63, SHINGLE_TOKENS, dtype=np.uint64) | np.uint64(1)
 _BAND_MIX = _rng.integers(1, 1 << 63, NUM_PERM, dtype=np.uint64) | np.uint64(1)
-
-_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
-"""Words, except in scripts written without spaces (Thai, Lao, Myanmar, Khmer, kana, Han), where each character
-is a token, so a Japanese or Thai article still has thousands of shingles rather than a handful of "words"."""
 
 
 @dataclass(frozen=True)
@@ -101,10 +96,6 @@ def lsh_layout(candidate_jaccard: float, num_perm: int = NUM_PERM, miss_rate: fl
         if layout.candidate_probability(candidate_jaccard) >= 1 - miss_rate:
             return layout
     return Layout(num_perm, 1)
-
-
-def tokens(body: str) -> list[str]:
-    return _TOKEN.findall(fold(body))
 
 
 def token_hashes(words: list[str]) -> np.ndarray:

@@ -6,15 +6,17 @@ Frozen dataclasses so a stage cannot quietly change what an earlier stage produc
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
 class RawDoc:
     """One input exactly as it arrived, before any interpretation.
 
-    `kind` says how to read `content`: "text", "html" or "json" (one JSONL line).
+    `format` says how to read `content`: "text", "html" or "json" (one JSONL line); an input that is no document
+    ("archive", "listing", "unknown") always carries a `problem`.
     `problem` is set when the source could not even hand over usable bytes
     (unsupported file type, too large); such a doc is rejected, never dropped.
     `transient` marks a problem worth retrying (a timeout, HTTP 503): the input fails
@@ -23,11 +25,57 @@ class RawDoc:
 
     doc_key: str
     source_uri: str
-    kind: str
+    format: str
     content: bytes
     url: str | None = None
     problem: str | None = None
     transient: bool = False
+
+
+class LedgerState(StrEnum):
+    """The one state every input ends in."""
+
+    LOADED = "loaded"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    """A retry can help (a timeout, a 5xx, an I/O error): not remembered, so the next run tries again."""
+
+
+class Reason(StrEnum):
+    """Ledger reasons with a meaning of their own; rejections and failures carry free text (the problem)."""
+
+    NEW_VERSION = "new_version"
+    SEEN_BEFORE = "seen_before"
+    SAME_INPUT_IN_RUN = "same_input_in_run"
+    CANONICAL_URL = "canonical_url"
+    CONTENT_HASH = "content_hash"
+    NEAR_DUPLICATE = "near_duplicate"
+    DEGRADED_VERSION = "degraded_version"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One input's fate in a run: `article_id` is the article it became (loaded) or duplicates."""
+
+    doc_key: str
+    source_uri: str
+    state: LedgerState
+    reason: str | None = None
+    article_id: str | None = None
+    similarity: float | None = None
+
+    def row(self) -> dict:
+        return {**asdict(self), "state": str(self.state), "reason": None if self.reason is None else str(self.reason)}
+
+    @classmethod
+    def from_row(cls, row: dict) -> LedgerEntry:
+        return cls(row["doc_key"], row["source_uri"], LedgerState(row["state"]), row.get("reason"),
+                   row.get("article_id"), row.get("similarity"))
+
+
+ENTITY_LABELS = ("PERSON", "ORG", "GPE", "LOC", "NORP")
+"""The spaCy labels kept as entities; every other label the model knows is dropped."""
 
 
 @dataclass(frozen=True)

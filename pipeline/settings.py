@@ -24,6 +24,8 @@ class Settings:
     """A raw batch closes at `batch_size` inputs or this many bytes, so a batch of large pages stays small."""
     input_time_budget: float = 60.0
     """Seconds of extraction one input may take before it is rejected (0 turns the budget off)."""
+    inline_reject_bytes: int = 1024 * 1024
+    """A reject's raw bytes up to this size stay in `rejects.raw`; larger ones go to a file beside the store."""
     staging_retention_hours: float = 48.0
     """A run's staging folder left this long (a killed run) is removed by the next run's plan."""
 
@@ -49,4 +51,5 @@ def load_settings() -> Settings:
         batch_bytes=int(os.environ.get("NEWS_BATCH_BYTES", str(64 * 1024 * 1024))),
         input_time_budget=float(os.environ.get("NEWS_INPUT_TIME_BUDGET", "60")),
         staging_retention_hours=float(os.environ.get("NEWS_STAGING_RETENTION_HOURS", "48")),
+        inline_reject_bytes=int(os.environ.get("NEWS_INLINE_REJECT_BYTES", str(1024 * 1024))),
     )

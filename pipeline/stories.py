@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from pipeline.neardup import tokens
+from pipeline.textnorm import tokens
 
 WINDOW_DAYS = 3
 LEAD_WORDS = 100

@@ -1,4 +1,8 @@
-"""Text folding shared by extraction, entity names and evaluation, so every comparison folds alike."""
+"""Text folding and tokenising shared by extraction, entity names, dedup, stories and evaluation.
+
+One module so that every comparison folds text alike, and so that near-duplicate shingles (`pipeline.neardup`) and
+story terms (`pipeline.stories`) are cut from the same `tokens`.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,11 @@ QUOTES = str.maketrans(
 )
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_UNSPACED = "\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
+"""Words, except in scripts written without spaces (Thai, Lao, Myanmar, Khmer, kana, Han), where each character
+is a token, so a Japanese or Thai article still has thousands of shingles rather than a handful of "words".
+Stored near-duplicate signatures are hashed from these tokens: a change here makes every one of them meaningless."""
 
 
 def fold(text: str | None) -> str:
@@ -28,3 +37,8 @@ def fold(text: str | None) -> str:
 def without_surrogates(text: str) -> str:
     """Lone surrogates (JSON may carry `"\\ud800"`) replaced by U+FFFD: they cannot be written as UTF-8."""
     return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def tokens(text: str) -> list[str]:
+    """The folded text's words (one token per character in unspaced scripts), in order, repeats kept."""
+    return _TOKEN.findall(fold(text))

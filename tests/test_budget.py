@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from pipeline.budget import OverBudget, time_budget
-from pipeline.stages import run_pipeline
+from pipeline.stages.run import run_pipeline
 from pipeline.store import query
 from tests.conftest import SEEDS
 

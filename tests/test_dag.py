@@ -10,7 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from pipeline.stages import run_pipeline
+from pipeline.sources.registry import LISTING_KINDS, SOURCE_KINDS
+from pipeline.stages.run import run_pipeline
 from pipeline.store import connect, query
 from tests.conftest import REPO, SEEDS
 
@@ -27,7 +28,7 @@ sys.path.append({dags!r})  # Airflow puts the DAG bundle's folder on sys.path be
 spec = importlib.util.spec_from_file_location("dag_file", {dag_file!r})
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-heavy = sorted(m for m in ("spacy", "great_expectations", "trafilatura", "feedparser", "pipeline.stages")
+heavy = sorted(m for m in ("spacy", "great_expectations", "trafilatura", "feedparser", "pipeline.stages.process")
                if m in sys.modules)
 assert not heavy, heavy
 print("ok")
@@ -64,7 +65,9 @@ def test_dag_is_nightly_without_catchup_and_writers_share_one_pool(dagbag):
     assert dag.schedule == "0 2 * * *"
     assert dag.catchup is False
     assert dag.is_paused_upon_creation is False
-    assert set(dag.params) == {"sources", "batch_size", "fail_on_quality"}
+    assert set(dag.params) == {"sources", "kind", "batch_size", "fail_on_quality"}
+    assert dag.params.get_param("kind").schema["enum"] == list(SOURCE_KINDS)
+    assert dag.dagrun_timeout == dt.timedelta(hours=6), "a run a killed process left running must not block"
     pools = writer_pools(dag)
     assert {pools[t] for t in ("plan", "load", "validate", "report")} == {"duckdb_writer"}
     assert pools["process"] != "duckdb_writer"
@@ -75,8 +78,10 @@ def test_fetch_dag_is_hourly_paused_one_run_at_a_time_and_waits_on_the_network_o
     dag = dagbag.dags["news_fetch"]
     assert dag.schedule == "@hourly"
     assert (dag.catchup, dag.is_paused_upon_creation, dag.max_active_runs) == (False, True, 1)
-    assert set(dag.params) == {"sources_file", "urls", "kind", "max_pages", "delay", "allow_hosts", "batch_size",
-                               "fail_on_quality"}
+    assert set(dag.params) == {"sources_file", "urls", "kind", "max_pages", "delay", "allow_hosts", "run_deadline",
+                               "batch_size", "fail_on_quality"}
+    assert dag.params.get_param("kind").schema["enum"] == list(LISTING_KINDS)
+    assert dag.dagrun_timeout == dt.timedelta(hours=6)
     assert dag.params["sources_file"].endswith("sources.yaml") and dag.params["delay"] == 1.0
     pools = writer_pools(dag)
     assert {pools[t] for t in ("frontier", "plan", "load", "validate", "report")} == {"duckdb_writer"}

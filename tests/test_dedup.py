@@ -1,6 +1,7 @@
 import pytest
 
-from pipeline.dedup import DuplicateMatch, ExactIndex, KnownArticle, NewVersion, canonical_url, content_hash
+from pipeline.dedup import DuplicateMatch, ExactIndex, KnownArticle, NewVersion, content_hash
+from pipeline.urls import canonical_url
 
 
 def test_canonical_url_drops_tracking_fragment_www_and_lowercases_host():

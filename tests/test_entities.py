@@ -5,18 +5,9 @@ from pathlib import Path
 import pytest
 import spacy
 
-from pipeline.enrich.entities import (
-    ALIASES_FILE,
-    KEPT_LABELS,
-    CuratedName,
-    canonical_key,
-    curate,
-    curated_aliases,
-    load_model,
-    normalise_name,
-    resolve_corpus,
-    tag_entities,
-)
+from pipeline.enrich.entities import KEPT_LABELS, load_model, tag_entities
+from pipeline.enrich.linking import resolve_corpus
+from pipeline.enrich.names import ALIASES_FILE, CuratedName, canonical_key, curate, curated_aliases, normalise_name
 from pipeline.records import Mention
 from pipeline.settings import load_settings
 

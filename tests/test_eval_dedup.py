@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.evaluate.dedup import evaluate_dedup, format_report
 from tests.conftest import SEEDS
+from tools.evaluate.dedup import evaluate_dedup, format_report
 
 EVAL_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 GOLD = EVAL_DIR.parent / "acceptance" / "seeds_gold.json"

@@ -1,11 +1,11 @@
-"""`news eval entities` on the seeds against ../shared/acceptance/seeds_gold.json (read in place)."""
+"""`python -m tools.evaluate entities` on the seeds against ../shared/acceptance/seeds_gold.json (read in place)."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.cli import main
-from pipeline.evaluate.entities import DEFAULT_GOLD, evaluate_entities, format_report
+from tools.evaluate.cli import main
+from tools.evaluate.entities import DEFAULT_GOLD, evaluate_entities, format_report
 
 
 @pytest.fixture(scope="module")
@@ -36,5 +36,5 @@ def test_speed_is_measured_side_by_side_and_reported(report):
 
 def test_cli_says_when_the_gold_file_is_missing(tmp_path, capsys):
     missing = tmp_path / "seeds_gold.json"
-    assert main(["eval", "entities", "--gold", str(missing)]) == 2
+    assert main(["entities", "--gold", str(missing)]) == 2
     assert f"no seeds gold file at {missing}" in capsys.readouterr().err

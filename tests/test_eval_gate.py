@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.evaluate.extraction import bag_of_words, default_gold, evaluate_extraction, load_floors
+from tools.evaluate.extraction import bag_of_words, default_gold, evaluate_extraction, load_floors
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 FLOORS = load_floors()

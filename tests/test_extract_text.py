@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.extract.text import extract_text, fold, strip_site_name, title_keys
+from pipeline.extract.text import extract_text
+from pipeline.extract.titles import strip_site_name, title_keys
+from pipeline.textnorm import fold
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -3,91 +3,20 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.bench_fetch import CHILD_SITEMAP_PAGES, fault_table, serve, stop
-from pipeline.sources.fetch import Source, fetch_documents, load_sources
 from pipeline.sources.http import HttpPolicy, PoliteClient
 from pipeline.sources.keys import content_digest
-from pipeline.stages import fetch_pages, plan_fetched, run_fetch, snapshot_frontier
+from pipeline.sources.web import WebListing, fetch_documents, load_listings
+from pipeline.stages.fetch import fetch_pages, plan_fetched, snapshot_frontier
+from pipeline.stages.run import run_fetch
 from pipeline.store import query
 from tests.conftest import REPO
-
-ARTICLE = """<html><head><title>{title} | Local News</title>
-<meta property="article:published_time" content="2019-09-23T10:00:00Z"></head>
-<body><article><h1>{title}</h1><p>{text}</p></article></body></html>"""
-TEXTS = [
-    "Venezuelan President Nicolas Maduro said on Monday that he is going to Russia to meet President Vladimir "
-    "Putin, the Kremlin confirmed, as talks on oil and trade continue in Moscow this week. " * 3,
-    "Heavy rain flooded the old town overnight and the river rose two metres above its usual level, forcing "
-    "the council to close three bridges and open emergency shelters in the school halls. " * 3,
-    "The central bank left interest rates unchanged on Thursday, saying inflation had eased for a third month "
-    "while wages kept rising faster than expected across most of the service industries. " * 3,
-]
-
-
-def rss(items: list[tuple[str, str]]) -> bytes:
-    entries = "".join(f"<item><title>{t}</title><link>{link}</link></item>" for link, t in items)
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{entries}</channel></rss>'.encode()
-
-
-class Site(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.server.hits.append(self.path)
-        if self.path == "/robots.txt":
-            return self.reply(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
-        if self.path == "/feed.xml":
-            if self.headers.get("If-None-Match") == '"feed-v1"':
-                return self.reply(304, b"", "application/rss+xml")
-            return self.reply(200, self.server.feed, "application/rss+xml", etag='"feed-v1"')
-        if self.path in self.server.pages:
-            return self.reply(200, self.server.pages[self.path], "text/html; charset=utf-8")
-        if self.path == "/data.json":
-            return self.reply(200, b"{}", "application/json")
-        if self.path == "/busy.html":
-            return self.reply(503, b"busy", "text/plain")
-        return self.reply(404, b"missing", "text/plain")
-
-    def reply(self, status, body, content_type, etag=None):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        if etag:
-            self.send_header("ETag", etag)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-@contextmanager
-def feed_site(pages: dict[str, bytes], links: Callable[[str], list[tuple[str, str]]]):
-    """A local site serving `pages` and an RSS feed of `links(base_url)`; yields the server and its base URL."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Site)
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.pages, httpd.feed, httpd.hits = pages, rss(links(base)), []
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield httpd, base
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-def story_pages() -> dict[str, bytes]:
-    """Three dated articles on different subjects, at /news/0.html to /news/2.html."""
-    return {f"/news/{n}.html": ARTICLE.format(title=f"Story {n}", text=text).encode() for n, text in enumerate(TEXTS)}
-
-
-def story_links(base: str) -> list[tuple[str, str]]:
-    return [(f"{base}/news/{n}.html", f"Story {n}") for n in range(3)]
+from tests.support.local_site import CHILD_SITEMAP_PAGES, feed_site, serve, stop, story_links, story_pages
+from tools.bench_fetch import fault_table
 
 
 @pytest.fixture
@@ -102,7 +31,7 @@ POLICY = HttpPolicy(per_host_delay=0.0, retries=0, timeout=2.0, allowed_hosts=fr
 
 def test_fetch_loads_new_pages_and_accounts_every_failure(settings, site):
     httpd, base = site
-    summary = run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, "f1", POLICY)
+    summary = run_fetch([WebListing("local", "feed", f"{base}/feed.xml")], settings, "f1", POLICY)
     assert (summary.n_inputs, summary.n_loaded, summary.n_rejected, summary.n_failed) == (7, 3, 3, 1)
     _, rows = query(settings.db_path, "SELECT url, title, published_at FROM articles ORDER BY url")
     assert [r[1] for r in rows] == ["Story 0", "Story 1", "Story 2"]
@@ -118,9 +47,9 @@ def test_fetch_loads_new_pages_and_accounts_every_failure(settings, site):
 
 def test_second_run_fetches_nothing_new_and_retries_what_failed(settings, site):
     httpd, base = site
-    run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, "f1", POLICY)
+    run_fetch([WebListing("local", "feed", f"{base}/feed.xml")], settings, "f1", POLICY)
     httpd.hits.clear()
-    summary = run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, "f2", POLICY)
+    summary = run_fetch([WebListing("local", "feed", f"{base}/feed.xml")], settings, "f2", POLICY)
     assert httpd.hits == ["/robots.txt", "/feed.xml", "/busy.html"], "the 503 page is retried though the feed is 304"
     assert (summary.n_inputs, summary.n_failed) == (1, 1)
     _, rows = query(settings.db_path, "SELECT status, etag FROM fetch_state")
@@ -131,7 +60,7 @@ def test_a_failing_page_is_tried_at_most_three_times(settings, site):
     httpd, base = site
     for run in ("f1", "f2", "f3", "f4"):
         httpd.hits.clear()
-        run_fetch([Source("local", "feed", f"{base}/feed.xml")], settings, run, POLICY)
+        run_fetch([WebListing("local", "feed", f"{base}/feed.xml")], settings, run, POLICY)
     assert "/busy.html" not in httpd.hits
     _, rows = query(settings.db_path, "SELECT count(*) FROM ingest_log WHERE source_uri LIKE '%/busy.html'")
     assert rows == [(3,)]
@@ -141,10 +70,9 @@ def test_the_network_step_reads_only_the_frontier_snapshot(settings, site, tmp_p
     """`fetch_pages` runs outside the DAG's writer pool, so it must not open the store at all: here the
     store is unreachable while it runs, and it still skips what an earlier run settled."""
     httpd, base = site
-    sources = [Source("local", "feed", f"{base}/feed.xml")]
+    sources = [WebListing("local", "feed", f"{base}/feed.xml")]
     run_fetch(sources, settings, "f1", POLICY)
-    frontier = snapshot_frontier(settings, "f2")
-    (frontier / "listings-known.json").unlink()  # poll the feed in full, not with conditional GET
+    snapshot_frontier(settings, "f2").known_states.unlink()  # poll the feed in full, not with conditional GET
     httpd.hits.clear()
     unreachable = replace(settings, db_path=tmp_path / "no-such-folder" / "news.duckdb")
     fetch_pages(sources, unreachable, "f2", POLICY)
@@ -154,12 +82,12 @@ def test_the_network_step_reads_only_the_frontier_snapshot(settings, site, tmp_p
 
 
 def test_an_unreachable_listing_is_a_failed_input(settings):
-    summary = run_fetch([Source("nowhere", "feed", "http://127.0.0.1:9/feed.xml")], settings, "f1", POLICY)
+    summary = run_fetch([WebListing("nowhere", "feed", "http://127.0.0.1:9/feed.xml")], settings, "f1", POLICY)
     assert (summary.n_inputs, summary.n_failed) == (1, 1)
 
 
 def test_the_shipped_sources_file_parses():
-    sources = load_sources(REPO / "sources.yaml")
+    sources = load_listings(REPO / "sources.yaml")
     assert sources and all(s.url.startswith("https://") for s in sources)
 
 
@@ -175,7 +103,7 @@ def dev_site(shared_dir):
 
 def test_served_dev_pages_load_with_urls_titles_and_dates(settings, dev_site):
     base, chosen = dev_site
-    summary = run_fetch([Source("dev", "feed", f"{base}/feed.xml")], settings, "dev", POLICY)
+    summary = run_fetch([WebListing("dev", "feed", f"{base}/feed.xml")], settings, "dev", POLICY)
     assert summary.n_inputs == len(chosen) and summary.n_failed == 0
     _, rows = query(settings.db_path, "SELECT url, title, published_at FROM articles")
     assert len(rows) >= len(chosen) - 1
@@ -183,7 +111,7 @@ def test_served_dev_pages_load_with_urls_titles_and_dates(settings, dev_site):
     dated = sum(1 for url, _, published in rows if published and str(published) == expected[url])
     assert all(title for _, title, _ in rows)
     assert dated >= 0.8 * len(rows)
-    again = run_fetch([Source("dev", "feed", f"{base}/feed.xml")], settings, "dev2", POLICY)
+    again = run_fetch([WebListing("dev", "feed", f"{base}/feed.xml")], settings, "dev2", POLICY)
     assert again.n_inputs == 0
 
 
@@ -218,8 +146,8 @@ SITEMAP_POLICY = replace(LISTING_POLICY, max_bytes=10 * 1024 * 1024)
 
 
 @pytest.fixture
-def bench_site():
-    """The fault server of `pipeline/bench_fetch.py`, with its listing routes; fresh, so its request counts are
+def fault_site():
+    """The fault site of `tests/support/local_site.py`, with its listing routes; fresh, so its request counts are
     this test's."""
     httpd, base = serve()
     yield httpd, base
@@ -233,12 +161,12 @@ def children_read(httpd) -> int:
 def fetch_listing(url: str, policy: HttpPolicy = LISTING_POLICY, settled: Callable[[str], bool] = lambda key: False,
                   **options):
     with PoliteClient(policy) as client:
-        return fetch_documents([Source("bench", "sitemap", url)], client, {},
+        return fetch_documents([WebListing("bench", "sitemap", url)], client, {},
                                skip=lambda keys: {key for key in keys if settled(key)}, **options)
 
 
-def test_a_huge_sitemap_index_is_read_up_to_its_bound_and_says_so(bench_site):
-    httpd, base = bench_site
+def test_a_huge_sitemap_index_is_read_up_to_its_bound_and_says_so(fault_site):
+    httpd, base = fault_site
     docs, [state] = fetch_listing(f"{base}/sitemap-index.xml", SITEMAP_POLICY, max_child_sitemaps=3)
     assert children_read(httpd) == 3
     assert state.problem == "sitemap index lists 50,000 sitemaps; read the first 3"
@@ -246,8 +174,8 @@ def test_a_huge_sitemap_index_is_read_up_to_its_bound_and_says_so(bench_site):
     assert state.etag == '"index-v1"', "the bound is the same every run: what it reads was read in full"
 
 
-def test_the_walk_stops_once_max_pages_new_pages_are_known(bench_site):
-    httpd, base = bench_site
+def test_the_walk_stops_once_max_pages_new_pages_are_known(fault_site):
+    httpd, base = fault_site
     docs, [state] = fetch_listing(f"{base}/sitemap-index.xml", SITEMAP_POLICY, max_pages=5)
     assert children_read(httpd) == 3, "2 pages a child: 3 children give 6 >= 5"
     assert len(docs) == 5
@@ -255,16 +183,16 @@ def test_the_walk_stops_once_max_pages_new_pages_are_known(bench_site):
     assert state.etag is None, "pages were left over: the next poll must read the index again, not get a 304"
 
 
-def test_settled_pages_do_not_count_towards_enough(bench_site):
-    httpd, base = bench_site
+def test_settled_pages_do_not_count_towards_enough(fault_site):
+    httpd, base = fault_site
     docs, _ = fetch_listing(f"{base}/sitemap-index.xml", SITEMAP_POLICY, max_pages=2,
                             settled=lambda key: "/sitemap-0-" in key or "/sitemap-1-" in key)
     assert children_read(httpd) == 3
     assert [doc.url for doc in docs] == [f"{base}/a/sitemap-2-{k}.html" for k in range(2)]
 
 
-def test_an_index_inside_an_index_is_not_followed(bench_site):
-    httpd, base = bench_site
+def test_an_index_inside_an_index_is_not_followed(fault_site):
+    httpd, base = fault_site
     docs, [state] = fetch_listing(f"{base}/nested-index.xml", SITEMAP_POLICY)
     assert httpd.hits["/sitemap-index.xml"] == 1 and children_read(httpd) == 1
     assert state.problem == f"child sitemap {base}/sitemap-index.xml is a sitemap index itself; not followed"
@@ -273,8 +201,8 @@ def test_an_index_inside_an_index_is_not_followed(bench_site):
 
 @pytest.mark.parametrize(("path", "problem", "size"), [("/invalid-feed.xml", "unreadable feed", 25),
                                                        ("/huge-feed.xml", "too large: over 100000 bytes", 100_000)])
-def test_an_unusable_listing_is_rejected_with_its_bytes(bench_site, path, problem, size):
-    _, base = bench_site
+def test_an_unusable_listing_is_rejected_with_its_bytes(fault_site, path, problem, size):
+    _, base = fault_site
     [doc], [state] = fetch_listing(base + path)
     assert not doc.transient and doc.problem.startswith(f"listing bench: {problem}")
     assert len(doc.content) == size
@@ -282,17 +210,17 @@ def test_an_unusable_listing_is_rejected_with_its_bytes(bench_site, path, proble
     assert state.problem.startswith(problem)
 
 
-def test_a_listing_that_may_come_back_fails(bench_site):
-    _, base = bench_site
+def test_a_listing_that_may_come_back_fails(fault_site):
+    _, base = fault_site
     [doc], _ = fetch_listing(f"{base}/always-500")
     assert doc.transient and doc.doc_key == f"listing:{base}/always-500" and doc.problem.startswith("listing bench")
 
 
-def test_a_listing_rejected_before_can_fail_and_then_be_read(settings, bench_site):
+def test_a_listing_rejected_before_can_fail_and_then_be_read(settings, fault_site):
     """The rejected listing's key carries the digest of its bytes: only those bytes again are settled as rejected
     before. Keyed by its URL alone, the outage would be settled as that rejection, and not be polled again."""
-    httpd, base = bench_site
-    source = [Source("bench", "feed", f"{base}/recovering-feed.xml")]
+    httpd, base = fault_site
+    source = [WebListing("bench", "feed", f"{base}/recovering-feed.xml")]
     ledger = []
     for run_id, health in [("r1", "unreadable"), ("r2", "unreadable"), ("r3", "down"), ("r4", "repaired")]:
         httpd.feed_health = health
@@ -303,9 +231,9 @@ def test_a_listing_rejected_before_can_fail_and_then_be_read(settings, bench_sit
                       ("r3", "/recovering-feed.xml", "failed"), ("r4", "/a/repaired.html", "loaded")]
 
 
-def test_invalid_ipv6_links_are_each_rejected_and_the_rest_of_the_feed_loads(settings, bench_site):
-    _, base = bench_site
-    summary = run_fetch([Source("bench", "feed", f"{base}/ipv6-feed.xml")], settings, "v6", LISTING_POLICY)
+def test_invalid_ipv6_links_are_each_rejected_and_the_rest_of_the_feed_loads(settings, fault_site):
+    _, base = fault_site
+    summary = run_fetch([WebListing("bench", "feed", f"{base}/ipv6-feed.xml")], settings, "v6", LISTING_POLICY)
     assert (summary.n_inputs, summary.n_loaded, summary.n_rejected) == (3, 1, 2)
     _, rows = query(settings.db_path, "SELECT source_uri, doc_key, reason FROM ingest_log WHERE state = 'rejected' "
                                       "ORDER BY source_uri")
@@ -314,9 +242,9 @@ def test_invalid_ipv6_links_are_each_rejected_and_the_rest_of_the_feed_loads(set
     assert all(reason.startswith("refused: invalid URL") for _, _, reason in rows)
 
 
-def test_after_the_run_deadline_every_listed_page_fails_unrequested_and_comes_back(settings, bench_site):
-    httpd, base = bench_site
-    source = [Source("bench", "feed", f"{base}/drip-feed.xml")]
+def test_after_the_run_deadline_every_listed_page_fails_unrequested_and_comes_back(settings, fault_site):
+    httpd, base = fault_site
+    source = [WebListing("bench", "feed", f"{base}/drip-feed.xml")]
     summary = run_fetch(source, settings, "d1", replace(LISTING_POLICY, run_deadline=1.0))
     assert (summary.n_inputs, summary.n_failed) == (3, 3)
     assert not [path for path in httpd.hits if path.startswith("/a/")]

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.store import query
 from tests.conftest import REPO
-from tests.test_fetch import feed_site, story_links, story_pages
+from tests.support.local_site import feed_site, story_links, story_pages
 
 DAGS = REPO / "dags"
 

@@ -7,15 +7,15 @@ import time
 import httpx
 import pytest
 
-from pipeline.bench_fetch import article_html, serve, stop
 from pipeline.sources.http import Fetched, HttpPolicy, PoliteClient
+from tests.support.local_site import article_html, serve, stop
 
 PAGE = article_html("/ok")
 
 
 @pytest.fixture(scope="module")
 def site():
-    """The local news site with its fault routes (`pipeline/bench_fetch.py`, which prints the fault table)."""
+    """The fault site of `tests/support/local_site.py` (`tools/bench_fetch.py --faults` prints its fault table)."""
     httpd, base = serve()
     yield httpd, base
     stop(httpd)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
 
-from pipeline.stages import run_pipeline
+from pipeline.stages.run import run_pipeline
 from pipeline.store import query
 from tests.conftest import SEEDS
 
@@ -129,11 +130,14 @@ def test_bad_inputs_never_crash_and_every_input_ends_in_one_state(settings, bad_
 
 def test_rejects_keep_the_raw_bytes(settings, bad_inputs):
     run_pipeline([str(bad_inputs)], settings, "bad")
-    _, rows = query(settings.db_path, "SELECT source_uri, raw FROM rejects")
-    raw = {uri.rsplit("/", 1)[-1]: value for uri, value in rows}
-    assert raw["picture.png"] == b"\x89PNG\r\n\x1a\n"
-    assert raw["records.jsonl#L2"] == b"{broken json"
-    assert len(raw["huge.txt"]) == settings.max_input_bytes
+    _, rows = query(settings.db_path, "SELECT source_uri, raw, raw_file FROM rejects")
+    raw = {uri.rsplit("/", 1)[-1]: (value, file) for uri, value, file in rows}
+    assert raw["picture.png"] == (b"\x89PNG\r\n\x1a\n", None)
+    assert raw["records.jsonl#L2"] == (b"{broken json", None)
+    inline, file = raw["huge.txt"]
+    assert inline is None and file.startswith("rejects/"), "over 1 MiB, the bytes live in a file beside the store"
+    kept = (settings.db_path.parent / file).read_bytes()
+    assert len(kept) == settings.max_input_bytes and hashlib.sha256(kept).hexdigest() in file
 
 
 def test_replaying_bad_inputs_again_adds_no_reject(settings, bad_inputs):

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.extract.dispatch import Rejected, extract
 from pipeline.records import RawDoc
-from pipeline.stages import run_pipeline
+from pipeline.stages.run import run_pipeline
 from pipeline.store import query
 
 TODAY = dt.date(2024, 6, 1)

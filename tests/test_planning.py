@@ -6,15 +6,17 @@ import os
 import time
 from dataclasses import replace
 
-from pipeline import staging
-from pipeline.stages import plan_run, run_pipeline
+from pipeline import run_folder
+from pipeline.run_folder import RunFolder
+from pipeline.stages.plan import plan_run
+from pipeline.stages.run import run_pipeline
 from pipeline.store import query
 from tests.conftest import SEEDS
 
 
 def test_a_batch_closes_at_its_byte_cap(settings):
     plan = plan_run([str(SEEDS)], replace(settings, batch_size=100, batch_bytes=3000), "bytes")
-    sizes = [staging.read(batch).num_rows for batch in plan.batches]
+    sizes = [run_folder.read(batch).num_rows for batch in plan.batches]
     assert sum(sizes) == plan.n_inputs == 5
     assert len(sizes) >= 3
 
@@ -42,7 +44,7 @@ def test_the_same_bytes_under_two_names_share_the_first_ones_fate(settings, tmp_
 
 
 def test_a_killed_runs_staging_is_removed_after_the_retention_and_a_recent_one_kept(settings):
-    old, recent = (staging.run_dir(settings.staging_dir, name) for name in ("killed", "running"))
+    old, recent = (RunFolder.of(settings.staging_dir, name).root for name in ("killed", "running"))
     for folder in (old, recent):
         (folder / "processed-00000").mkdir(parents=True)
         (folder / "processed-00000" / "articles.parquet").write_bytes(b"x")

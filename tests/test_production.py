@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.cluster import DUCKDB_POOL, POSTGRES_URL, AirflowCluster, group_alive, services_reachable
 from tests.conftest import SEEDS
+from tests.support.cluster import DUCKDB_POOL, POSTGRES_URL, AirflowCluster, group_alive, services_reachable
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from pipeline.settings import load_settings
-from pipeline.stages import run_pipeline
+from pipeline.stages.run import run_pipeline
 from pipeline.store import (
     QUERIES_DIR,
     SANDBOX_CONFIG,

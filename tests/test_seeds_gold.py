@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.gold import load_gold, score
 from pipeline.settings import load_settings
-from pipeline.stages import run_pipeline
+from pipeline.stages.run import run_pipeline
 from pipeline.store import query
 from tests.conftest import SEEDS, SHARED
+from tools.gold import load_gold, score
 
 GOLD = SHARED / "acceptance" / "seeds_gold.json"
 FILES = sorted(p.name for p in SEEDS.glob("*.txt"))

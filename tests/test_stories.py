@@ -12,7 +12,7 @@ import pytest
 
 from pipeline import stories
 from pipeline.settings import load_settings
-from pipeline.stages import run_pipeline
+from pipeline.stages.run import run_pipeline
 from pipeline.store import connect
 from pipeline.stories import Doc, Evidence, _cosine, _idf, _overlap, _Pool, _tfidf, assign_stories, same_story
 from tests.conftest import SEEDS

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.quality import validate_run
-from pipeline.stages import plan_run, run_pipeline, seen_keys
+from pipeline.stages.plan import plan_run, seen_keys
+from pipeline.stages.run import run_pipeline
 from pipeline.store import connect, named_query, query
 from tests.conftest import SEEDS
 

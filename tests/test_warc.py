@@ -11,9 +11,9 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from pipeline.sources.replay import read_inputs
+from pipeline.sources.files import read_inputs
 from pipeline.sources.warc import read_archive
-from pipeline.stages import run_pipeline
+from pipeline.stages.run import run_pipeline
 from pipeline.store import query
 
 ARTICLE = ("<html><head><title>Ministers meet</title></head><body><article><p>"
@@ -96,8 +96,8 @@ def test_every_dev_sample_is_read_and_every_page_record_accounted(warc_samples):
     counts = {}
     for sample in samples:
         docs = list(read_archive(root / sample["file"], max_bytes=10 * 1024 * 1024))
-        pages = [d for d in docs if d.kind != "archive"]
-        archive_rows = [d.problem for d in docs if d.kind == "archive"]
+        pages = [d for d in docs if d.format != "archive"]
+        archive_rows = [d.problem for d in docs if d.format == "archive"]
         counts[sample["file"]] = len(pages)
         types = sample.get("record_types") or sample.get("record_types_before_error") or {}
         if sample["file"].endswith(".lz4"):

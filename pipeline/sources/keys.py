@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from pipeline.dedup import canonical_url
+from pipeline.urls import canonical_url
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 CONTENT_DIGEST = r"#[0-9a-f]{16}$"

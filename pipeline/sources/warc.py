@@ -10,17 +10,48 @@ error: a corrupt archive never stops the run.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import lz4.frame
 from warcio.archiveiterator import ArchiveIterator
 
 from pipeline.records import RawDoc
+from pipeline.sources.base import ReadContext, SourceState
 from pipeline.sources.keys import HTML_TYPES, content_digest, not_html, printable_path, url_doc_key
 
 ARCHIVE_SUFFIXES = {".warc", ".arc"}
 PAGE_RECORD_TYPES = {"response", "resource"}
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """Web archive files named one by one (a folder holding archives is a `files` source, which reads them the
+    same way). Stateless: a record's key is its page plus the digest of the bytes captured."""
+
+    kind: ClassVar[str] = "warc"
+    paths: tuple[str, ...]
+
+    @classmethod
+    def from_arguments(cls, arguments: list[str]) -> ArchiveSource:
+        missing = [argument for argument in arguments if not os.path.lexists(argument)]
+        if missing:
+            raise ValueError(f"no such file or folder: {', '.join(missing)}")
+        return cls(tuple(arguments))
+
+    @property
+    def label(self) -> str:
+        return ",".join(printable_path(path) for path in self.paths)
+
+    def read(self, context: ReadContext) -> Iterator[RawDoc]:
+        for path in self.paths:
+            yield from read_archive(Path(path), context.max_bytes)
+
+    def states(self) -> list[SourceState]:
+        return []
 
 
 def is_archive(path: Path) -> bool:

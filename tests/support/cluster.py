@@ -1,9 +1,10 @@
 """A production-shaped Airflow started natively: Postgres metadata, Redis broker, CeleryExecutor.
 
-The integration test and the topology benchmark both use it. It runs the real `airflow` components as
-processes (api-server, scheduler, dag-processor, Celery workers) with their own AIRFLOW_HOME, their own
-Postgres database and their own Redis database number, talks to them only through the REST API the UI
-uses, and stops every process it started by PID (its process group) however the caller ends.
+The integration test (tests/test_production.py) and the topology benchmark (tools/bench_topology.py) use it.
+It runs the real `airflow` components as processes (api-server, scheduler, dag-processor, Celery workers) with
+their own AIRFLOW_HOME, their own Postgres database and their own Redis database number, talks to them only
+through the REST API the UI uses, and stops every process it started by PID (its process group) however the
+caller ends.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("NEWS_IT_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 REDIS_URL = os.environ.get("NEWS_IT_REDIS", "redis://127.0.0.1:6379")
 REDIS_DB = int(os.environ.get("NEWS_IT_REDIS_DB", "11"))

@@ -1,28 +1,23 @@
-"""Fetch throughput and the fault table, measured against a local HTTP server (127.0.0.1 only).
+"""Local HTTP sites on 127.0.0.1 for the fetch tests and the fetch benchmark (`tools/bench_fetch.py`).
 
-`python -m pipeline.bench_fetch` serves generated article pages and an RSS feed listing them from a
-threaded local server, and times the fetch stage (`fetch_plan`: poll the feed, fetch every page, plan
-them into staging) with politeness off (no per-host delay, no robots.txt) and on (the default policy:
-robots.txt, one request per host per second). `--faults` fetches every misbehaving route of the same
-server through a real fetch run and prints, per scenario, the ledger state and reason and the time the
-fetch took. The tests in `tests/test_http.py`, `tests/test_fetch.py` use the same server, with its listing
-routes too: a sitemap index of `server.n_child_sitemaps` children, unreadable, oversized and recovering feeds, a
-feed with invalid IPv6 links, and a feed whose first page drips.
+`serve` starts the fault site: generated article pages under /a/, an RSS feed of the first `n_articles`, one route
+per misbehaviour a real site shows (`FAULTS`: redirects, 5xx, 429, slow and dripping answers, truncated, huge
+and gzip-bomb bodies, robots.txt refusals) and the listing routes: a sitemap index of `server.n_child_sitemaps`
+children, unreadable, oversized and recovering feeds, a feed with invalid IPv6 links, and a feed whose first page
+drips. `feed_site` starts a small newsroom instead: given pages and an RSS feed of them with an ETag, a 503 page
+and a JSON file, for the end-to-end fetch runs. Every request is counted in `server.hits`, so tests can assert
+what was (not) fetched.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import random
-import tempfile
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-
-from pipeline.settings import load_settings
 
 WORDS = ("council minister river bridge market bank inflation wages election parliament police court storm "
          "school hospital railway harbour festival museum farmers energy prices talks ceasefire border trade "
@@ -57,9 +52,10 @@ CHILD_SITEMAP_PAGES = 2
 """Article pages listed by each child sitemap of /sitemap-index.xml."""
 
 
-def rss(links: list[str]) -> bytes:
-    items = "".join(f"<item><title>Article {n}</title><link>{link}</link></item>" for n, link in enumerate(links))
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{items}</channel></rss>'.encode()
+def rss(items: list[tuple[str, str]]) -> bytes:
+    """An RSS 2.0 feed of (link, title) items."""
+    entries = "".join(f"<item><title>{title}</title><link>{link}</link></item>" for link, title in items)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>{entries}</channel></rss>'.encode()
 
 
 def article_html(key: str) -> bytes:
@@ -77,7 +73,7 @@ def article_html(key: str) -> bytes:
             f"{paragraphs}</article></body></html>").encode()
 
 
-class LocalNewsSite(BaseHTTPRequestHandler):
+class FaultSite(BaseHTTPRequestHandler):
     """Generated articles under /a/N.html, a feed of the first `server.n_articles`, and the fault routes."""
 
     def log_message(self, *args):
@@ -106,6 +102,10 @@ class LocalNewsSite(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (the slow route's purpose) or stopped reading at its size cap
 
+    def reply_feed(self, links: list[str]):
+        self.reply(200, rss([(link, f"Article {n}") for n, link in enumerate(links)]),
+                   [("Content-Type", "application/rss+xml")])
+
     def base(self) -> str:
         return f"http://{self.headers['Host']}"
 
@@ -114,7 +114,7 @@ class LocalNewsSite(BaseHTTPRequestHandler):
 
     def route_feed_xml(self):
         links = [f"{self.base()}/a/{n}.html" for n in range(self.server.n_articles)]
-        self.reply(200, rss(links), [("Content-Type", "application/rss+xml")])
+        self.reply_feed(links)
 
     def route_faults_txt(self):
         self.reply(200, "".join(f"{self.base()}{path}\n" for path in FAULTS).encode(), [("Content-Type", "text/plain")])
@@ -219,26 +219,23 @@ class LocalNewsSite(BaseHTTPRequestHandler):
 
     def route_huge_feed_xml(self):
         """Over the 100,000-byte cap of the tests' policy, though every byte of it is a valid feed."""
-        self.reply(200, rss([f"{self.base()}/a/huge-{n}.html" for n in range(3000)]),
-                   [("Content-Type", "application/rss+xml")])
+        self.reply_feed([f"{self.base()}/a/huge-{n}.html" for n in range(3000)])
 
     def route_recovering_feed_xml(self):
         """As `server.feed_health` says: "unreadable" (the default), "down" (503) or "repaired"."""
         if self.server.feed_health == "down":
             return self.reply(503, b"down for maintenance")
         if self.server.feed_health == "repaired":
-            return self.reply(200, rss([f"{self.base()}/a/repaired.html"]), [("Content-Type", "application/rss+xml")])
+            return self.reply_feed([f"{self.base()}/a/repaired.html"])
         self.route_invalid_feed_xml()
 
     def route_ipv6_feed_xml(self):
         """One good link and two that urlsplit and httpx refuse to parse."""
-        self.reply(200, rss([f"{self.base()}/a/v6.html", "http://[::1/x", "http://[zz]/"]),
-                   [("Content-Type", "application/rss+xml")])
+        self.reply_feed([f"{self.base()}/a/v6.html", "http://[::1/x", "http://[zz]/"])
 
     def route_drip_feed_xml(self):
         """A page that drips, then two good ones: a run deadline shorter than the drip leaves those unfetched."""
-        self.reply(200, rss([f"{self.base()}/drip", f"{self.base()}/a/late-1.html", f"{self.base()}/a/late-2.html"]),
-                   [("Content-Type", "application/rss+xml")])
+        self.reply_feed([f"{self.base()}/drip", f"{self.base()}/a/late-1.html", f"{self.base()}/a/late-2.html"])
 
     def route_wrong_type(self):
         self.reply(200, b'{"title": "not a page"}', [("Content-Type", "application/json")])
@@ -252,7 +249,7 @@ def sitemap_index(locations) -> bytes:
 
 def serve(n_articles: int = 0, n_child_sitemaps: int = 50_000) -> tuple[ThreadingHTTPServer, str]:
     """Start the site on a free port of 127.0.0.1 in a daemon thread; returns the server and its base URL."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), LocalNewsSite)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FaultSite)
     httpd.hits, httpd.n_articles, httpd.n_child_sitemaps = {}, n_articles, n_child_sitemaps
     httpd.feed_health = "unreadable"
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
@@ -264,86 +261,70 @@ def stop(httpd: ThreadingHTTPServer) -> None:
     httpd.server_close()
 
 
-def fetch_rate(n_pages: int, policy, root: Path) -> tuple[int, int, float]:
-    """Pages planned, pages that came back without a problem, and seconds taken by `fetch_plan`."""
-    from pipeline import staging
-    from pipeline.sources.fetch import Source
-    from pipeline.stages import fetch_plan
+ARTICLE = """<html><head><title>{title} | Local News</title>
+<meta property="article:published_time" content="2019-09-23T10:00:00Z"></head>
+<body><article><h1>{title}</h1><p>{text}</p></article></body></html>"""
+TEXTS = [
+    "Venezuelan President Nicolas Maduro said on Monday that he is going to Russia to meet President Vladimir "
+    "Putin, the Kremlin confirmed, as talks on oil and trade continue in Moscow this week. " * 3,
+    "Heavy rain flooded the old town overnight and the river rose two metres above its usual level, forcing "
+    "the council to close three bridges and open emergency shelters in the school halls. " * 3,
+    "The central bank left interest rates unchanged on Thursday, saying inflation had eased for a third month "
+    "while wages kept rising faster than expected across most of the service industries. " * 3,
+]
 
-    httpd, base = serve(n_pages)
+
+class FeedSite(BaseHTTPRequestHandler):
+    """`server.pages` by path, an RSS feed of them at /feed.xml (304 to its ETag), robots.txt refusing /private/,
+    a JSON file at /data.json and a page that is always busy (503) at /busy.html."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.hits.append(self.path)
+        if self.path == "/robots.txt":
+            return self.reply(200, b"User-agent: *\nDisallow: /private/\n", "text/plain")
+        if self.path == "/feed.xml":
+            if self.headers.get("If-None-Match") == '"feed-v1"':
+                return self.reply(304, b"", "application/rss+xml")
+            return self.reply(200, self.server.feed, "application/rss+xml", etag='"feed-v1"')
+        if self.path in self.server.pages:
+            return self.reply(200, self.server.pages[self.path], "text/html; charset=utf-8")
+        if self.path == "/data.json":
+            return self.reply(200, b"{}", "application/json")
+        if self.path == "/busy.html":
+            return self.reply(503, b"busy", "text/plain")
+        return self.reply(404, b"missing", "text/plain")
+
+    def reply(self, status, body, content_type, etag=None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        if etag:
+            self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextmanager
+def feed_site(pages: dict[str, bytes],
+              links: Callable[[str], list[tuple[str, str]]]) -> Iterator[tuple[ThreadingHTTPServer, str]]:
+    """A local site serving `pages` and an RSS feed of `links(base_url)`; yields the server and its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FeedSite)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.pages, httpd.feed, httpd.hits = pages, rss(links(base)), []
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        start = time.perf_counter()
-        plan = fetch_plan([Source("bench", "feed", f"{base}/feed.xml")], load_settings().under(root), "bench", policy)
-        seconds = time.perf_counter() - start
+        yield httpd, base
     finally:
         stop(httpd)
-    clean = sum(staging.read(batch).column("problem").null_count for batch in plan.batches)
-    return plan.n_inputs, clean, seconds
 
 
-def fault_table(root: Path) -> list[tuple[str, str, str, str, float]]:
-    """(route, behaviour, ledger state, reason, seconds) for every fault route, through a real fetch run."""
-    from pipeline.sources.fetch import Source, fetch_documents
-    from pipeline.sources.http import HttpPolicy, PoliteClient
-    from pipeline.stages import load_planned, plan_docs, process_batch
-    from pipeline.store import query
-
-    class TimedClient(PoliteClient):
-        def __init__(self, policy):
-            super().__init__(policy)
-            self.seconds: dict[str, float] = {}
-
-        def fetch(self, url, etag=None, last_modified=None):
-            start = time.perf_counter()
-            try:
-                return super().fetch(url, etag=etag, last_modified=last_modified)
-            finally:
-                self.seconds[url] = time.perf_counter() - start
-
-    policy = HttpPolicy(timeout=1.5, max_bytes=100_000, max_redirects=3, per_host_delay=0.0, request_deadline=2.0,
-                        allowed_hosts=frozenset({"127.0.0.1"}))
-    settings = load_settings().under(root)
-    httpd, base = serve()
-    client = TimedClient(policy)
-    try:
-        docs, _ = fetch_documents([Source("faults", "urls", f"{base}/faults.txt")], client, {}, skip=lambda keys: set())
-    finally:
-        client.close()
-        stop(httpd)
-    plan = plan_docs(docs, settings, "faults", f"{base}/faults.txt")
-    load_planned(plan, [process_batch(batch, settings) for batch in plan.batches], settings)
-    _, rows = query(settings.db_path, "SELECT source_uri, state, reason FROM ingest_log WHERE run_id = 'faults'")
-    ledger = {uri.removeprefix(base): (state, reason or "") for uri, state, reason in rows}
-    return [(path, behaviour, *ledger[path], client.seconds[base + path]) for path, behaviour in FAULTS.items()]
+def story_pages() -> dict[str, bytes]:
+    """Three dated articles on different subjects, at /news/0.html to /news/2.html."""
+    return {f"/news/{n}.html": ARTICLE.format(title=f"Story {n}", text=text).encode() for n, text in enumerate(TEXTS)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="news-bench-fetch")
-    parser.add_argument("-n", "--pages", type=int, default=500, help="pages fetched with politeness off")
-    parser.add_argument("--polite-pages", type=int, default=20,
-                        help="pages fetched with politeness on (about one a second from one host)")
-    parser.add_argument("--faults", action="store_true", help="print the fault table instead")
-    args = parser.parse_args(argv)
-
-    from pipeline.sources.http import HttpPolicy
-
-    with tempfile.TemporaryDirectory(prefix="news-bench-fetch-") as tmp:
-        if args.faults:
-            print(f"{'route':14} {'server behaviour':44} {'state':9} {'seconds':>7}  reason")
-            for path, behaviour, state, reason, seconds in fault_table(Path(tmp)):
-                print(f"{path:14} {behaviour:44} {state:9} {seconds:7.2f}  {reason[:90]}")
-            return 0
-        local = frozenset({"127.0.0.1"})
-        policies = [("politeness off (delay 0, no robots.txt)", args.pages,
-                     HttpPolicy(per_host_delay=0.0, obey_robots=False, allowed_hosts=local)),
-                    ("politeness on (default: delay 1 s, robots.txt)", args.polite_pages,
-                     replace(HttpPolicy(), allowed_hosts=local))]
-        print(f"{'fetch stage (poll feed, fetch pages, plan)':48} {'pages':>6} {'ok':>6} {'seconds':>8} {'pages/s':>8}")
-        for number, (label, n_pages, policy) in enumerate(policies):
-            pages, clean, seconds = fetch_rate(n_pages, policy, Path(tmp) / str(number))
-            print(f"{label:48} {pages:6d} {clean:6d} {seconds:8.2f} {pages / seconds:8.1f}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+def story_links(base: str) -> list[tuple[str, str]]:
+    return [(f"{base}/news/{n}.html", f"Story {n}") for n in range(3)]

@@ -46,7 +46,7 @@ def timed(label: str, n: int, fn, results: list):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="news-bench")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench")
     parser.add_argument("-n", "--articles", type=int, default=1000)
     parser.add_argument("--pages", type=Path, help="extra folder of .txt pages to draw from (e.g. a dev set)")
     args = parser.parse_args(argv)
@@ -55,8 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.enrich.language import detect_language
     from pipeline.extract.dispatch import extract
     from pipeline.quality import validate_run
-    from pipeline.sources.replay import read_inputs
-    from pipeline.stages import load_run, plan_run, process_batch
+    from pipeline.sources.files import read_inputs
+    from pipeline.stages.load import load
+    from pipeline.stages.plan import plan_run
+    from pipeline.stages.process import process_batch
 
     sources = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
     if args.pages:
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = timed("pipeline: plan", n, lambda: plan_run([str(corpus)], settings, "bench"), results)
         processed = timed("pipeline: process batches", n, lambda: [process_batch(b, settings) for b in plan.batches],
                           results)
-        summary = timed("pipeline: load DuckDB", n, lambda: load_run(plan, processed, settings), results)
+        summary = timed("pipeline: load DuckDB", n, lambda: load(plan, processed, settings), results)
         timed("pipeline: quality gate", n, lambda: validate_run(settings.db_path, "bench", settings.gx_dir), results)
         replan = timed("replay again: plan (all skipped)", n, lambda: plan_run([str(corpus)], settings, "again"),
                        results)

@@ -1,4 +1,4 @@
-"""`news eval extraction`: how well the text and HTML paths read pages, next to trafilatura's own extract.
+"""`python -m tools.evaluate extraction`: how well our text and HTML paths read pages, next to trafilatura's.
 
 Every page of the dev set (shared/eval/pages.jsonl) is read three ways: our text path on the plain-text
 rendering (the form the seeds come in), our HTML path on the page, and `trafilatura.extract` with its
@@ -190,7 +190,7 @@ def score_dates(data_dir: Path, limit: int | None = None) -> list[DateResult]:
 def seeds_database(seeds_dir: Path = SEEDS_DIR) -> Iterator[Path]:
     """``seeds_dir`` (the repo's seeds) ingested into a throw-away DuckDB; yields its path, removed on exit."""
     from pipeline.settings import load_settings
-    from pipeline.stages import run_pipeline
+    from pipeline.stages.run import run_pipeline
 
     with tempfile.TemporaryDirectory(prefix="news-eval-") as tmp:
         settings = load_settings().under(Path(tmp))
@@ -200,7 +200,7 @@ def seeds_database(seeds_dir: Path = SEEDS_DIR) -> Iterator[Path]:
 
 def seeds_gold(gold: Path) -> tuple[int, int]:
     """Passed and total gold checks after ingesting the repo's seeds into a throw-away DuckDB."""
-    from pipeline.gold import load_gold, score
+    from tools.gold import load_gold, score
 
     with seeds_database() as db_path:
         checks = score(db_path, load_gold(gold))

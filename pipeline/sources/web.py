@@ -1,4 +1,5 @@
-"""Fetch from the web: poll listings (conditional GET), then fetch the article pages not seen before.
+"""The `web` source: poll listings (feeds, sitemaps, URL lists) with conditional GET, then fetch the article pages
+not seen before.
 
 Listings are polled every run, with the validators kept from the last poll; article URLs already
 settled in the store are skipped before any request. Each fetched page becomes a RawDoc for the same
@@ -11,28 +12,30 @@ pages left when the run deadline passed fail, and are retried next run.
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
-import pyarrow as pa
 import yaml
 
 from pipeline.records import RawDoc
+from pipeline.sources.base import ReadContext, SourceState
 from pipeline.sources.discovery import Listing, parse_listing
-from pipeline.sources.http import Fetched, PoliteClient
+from pipeline.sources.http import Fetched, HttpPolicy, PoliteClient
 from pipeline.sources.keys import HTML_TYPES, content_digest, not_html, url_doc_key
-from pipeline.store import connect, migrate
+from pipeline.sources.registry import LISTING_KINDS
 
-KINDS = {"feed", "sitemap", "urls"}
 MAX_CHILD_SITEMAPS = 50
 """Child sitemaps read per sitemap index and run: an index may list tens of thousands, and news sites list the
 newest first."""
 
 
 @dataclass(frozen=True)
-class Source:
+class WebListing:
+    """A listing to poll: `kind` is one of `LISTING_KINDS` (the parser sniffs the bytes; the kind documents what
+    the listing is meant to be and is its state's kind)."""
+
     name: str
     kind: str
     url: str
@@ -53,24 +56,66 @@ class ListingState:
     entries: int
     fetched_at: dt.datetime
 
+    def as_source_state(self, listing_kind: str) -> SourceState:
+        return SourceState(self.url, WebSource.kind, {
+            "listing_kind": listing_kind, "etag": self.etag, "last_modified": self.last_modified,
+            "status": self.status, "problem": self.problem, "entries": self.entries,
+            "fetched_at": self.fetched_at.isoformat()})
 
-def load_sources(path: Path) -> list[Source]:
+    @classmethod
+    def of(cls, state: SourceState) -> ListingState:
+        value = state.value
+        return cls(state.source_id, value.get("etag"), value.get("last_modified"), value.get("status"),
+                   value.get("problem"), value.get("entries", 0), dt.datetime.fromisoformat(value["fetched_at"]))
+
+
+class WebSource:
+    """Listings polled and their new pages fetched with one polite client; the listings' validators are its state.
+
+    `retry` are pages that failed in earlier runs (see `fetch_documents`); `max_pages` bounds the pages fetched.
+    """
+
+    kind: ClassVar[str] = "web"
+
+    def __init__(self, listings: list[WebListing], policy: HttpPolicy, max_pages: int | None = None,
+                 retry: tuple[str, ...] = ()):
+        self.listings, self.policy, self.max_pages, self.retry = listings, policy, max_pages, retry
+        self._states: list[SourceState] = []
+
+    @property
+    def label(self) -> str:
+        return ",".join(listing.url for listing in self.listings)
+
+    def read(self, context: ReadContext) -> Iterator[RawDoc]:
+        known = {key: ListingState.of(state) for key, state in context.known.items()}
+        kinds = {listing.url: listing.kind for listing in self.listings}
+        with PoliteClient(replace(self.policy, max_bytes=context.max_bytes)) as client:
+            docs, polled = fetch_documents(self.listings, client, known, skip=context.settled,
+                                           max_pages=self.max_pages, retry=self.retry)
+        self._states = [state.as_source_state(kinds[state.url]) for state in polled]
+        yield from docs
+
+    def states(self) -> list[SourceState]:
+        return list(self._states)
+
+
+def load_listings(path: Path) -> list[WebListing]:
     data = yaml.safe_load(Path(path).read_text()) or {}
-    sources = [Source(str(s["name"]), str(s.get("kind", "feed")), str(s["url"])) for s in data.get("sources", [])]
-    unknown = sorted({s.kind for s in sources} - KINDS)
+    listings = [WebListing(str(s["name"]), str(s.get("kind", "feed")), str(s["url"])) for s in data.get("sources", [])]
+    unknown = sorted({listing.kind for listing in listings} - set(LISTING_KINDS))
     if unknown:
-        raise ValueError(f"{path}: unknown source kind(s) {', '.join(unknown)}; use one of {sorted(KINDS)}")
-    return sources
+        raise ValueError(f"{path}: unknown listing kind(s) {', '.join(unknown)}; use one of {list(LISTING_KINDS)}")
+    return listings
 
 
-def url_sources(urls: list[str], kind: str) -> list[Source]:
+def url_listings(urls: list[str], kind: str) -> list[WebListing]:
     """Listings given on the command line or in a DAG run's form instead of the sources file."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown source kind {kind!r}; use one of {sorted(KINDS)}")
-    return [Source(f"url-{n}", kind, url) for n, url in enumerate(urls, start=1)]
+    if kind not in LISTING_KINDS:
+        raise ValueError(f"unknown listing kind {kind!r}; use one of {list(LISTING_KINDS)}")
+    return [WebListing(f"url-{n}", kind, url) for n, url in enumerate(urls, start=1)]
 
 
-def fetch_documents(sources: list[Source], client: PoliteClient, known: dict[str, ListingState],
+def fetch_documents(sources: list[WebListing], client: PoliteClient, known: dict[str, ListingState],
                     skip: Callable[[set[str]], set[str]], max_pages: int | None = None,
                     retry: tuple[str, ...] = (),
                     max_child_sitemaps: int = MAX_CHILD_SITEMAPS) -> tuple[list[RawDoc], list[ListingState]]:
@@ -143,7 +188,7 @@ class _Poll:
         return replace(self.state, etag=None, last_modified=None)
 
 
-def _poll(source: Source, client: PoliteClient, last: ListingState | None, frontier: _Frontier,
+def _poll(source: WebListing, client: PoliteClient, last: ListingState | None, frontier: _Frontier,
           max_child_sitemaps: int) -> _Poll:
     """One listing, following a sitemap index one level down (a child that is an index again is not followed)."""
     fetched = client.fetch(source.url, etag=last.etag if last else None,
@@ -163,7 +208,7 @@ def _poll(source: Source, client: PoliteClient, last: ListingState | None, front
     return _Poll(state, inputs, pages, walked_in_full)
 
 
-def _walk_index(source: Source, sitemaps: tuple[str, ...], client: PoliteClient, frontier: _Frontier,
+def _walk_index(source: WebListing, sitemaps: tuple[str, ...], client: PoliteClient, frontier: _Frontier,
                 max_child_sitemaps: int) -> tuple[list[RawDoc], set[str], list[str], bool]:
     """Read the index's child sitemaps: the inputs for those that could not be read, the pages found, notes on
     what was left unread, and whether nothing was left for a later run.
@@ -230,39 +275,3 @@ def _page_doc(key: str, url: str, fetched: Fetched) -> RawDoc:
     if fetched.content_type and fetched.content_type not in HTML_TYPES:
         return RawDoc(key, source_uri, "html", fetched.content, url=url, problem=not_html(fetched.content_type))
     return RawDoc(key, source_uri, "html", fetched.content, url=fetched.final_url or url)
-
-
-def read_listing_states(db_path: Path) -> dict[str, ListingState]:
-    if not Path(db_path).exists():
-        return {}
-    with connect(db_path) as con:
-        migrate(con)
-        rows = con.execute("SELECT url, etag, last_modified, status, problem, entries, fetched_at "
-                           "FROM fetch_state").fetchall()
-    return {row[0]: ListingState(*row) for row in rows}
-
-
-def write_listing_states(db_path: Path, states: list[ListingState]) -> None:
-    if not states:
-        return
-    rows = pa.Table.from_pylist([asdict(state) for state in states])
-    with connect(db_path) as con:
-        migrate(con)
-        con.register("polled", rows)
-        con.execute("INSERT OR REPLACE INTO fetch_state SELECT url, etag, last_modified, status, problem, entries, "
-                    "fetched_at FROM polled")
-
-
-def save_pending_listing_states(path: Path, states: list[ListingState]) -> Path:
-    """Park the polled listings' states beside a run's batches until its load (JSON: a few rows)."""
-    rows = [{**asdict(state), "fetched_at": state.fetched_at.isoformat()} for state in states]
-    Path(path).write_text(json.dumps(rows, indent=1))
-    return Path(path)
-
-
-def read_pending_listing_states(path: Path) -> list[ListingState]:
-    """The states a fetch run parked; none for a replay run, which polls no listing."""
-    if not Path(path).exists():
-        return []
-    rows = json.loads(Path(path).read_text())
-    return [ListingState(**{**row, "fetched_at": dt.datetime.fromisoformat(row["fetched_at"])}) for row in rows]

@@ -37,10 +37,10 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from pipeline.evaluate.extraction import seeds_database
 from pipeline.neardup import DEFAULT_THRESHOLD, NUM_PERM, NearDupIndex, store_signatures
 from pipeline.store import migrate
 from pipeline.textnorm import fold
+from tools.evaluate.extraction import seeds_database
 
 TIMING_SIZES = (10_000, 100_000)
 TIMING_QUERIES = 200

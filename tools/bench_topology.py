@@ -2,7 +2,7 @@
 
 Each worker takes one task at a time, so the number of workers is the number of mapped `process` tasks
 (extraction + NER) that run at once; the writer tasks stay serialised by the one-slot pool either way.
-Needs the local PostgreSQL and Redis (see tests/cluster.py).
+Needs the local PostgreSQL and Redis (see tests/support/cluster.py).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline.bench import build_corpus
 from pipeline.settings import PROJECT_ROOT
-from tests.cluster import AirflowCluster, services_reachable
+from tests.support.cluster import AirflowCluster, services_reachable
+from tools.bench import build_corpus
 
 
 def seconds_between(ti: dict) -> float:
@@ -44,7 +44,7 @@ def one_run(root: Path, corpus: Path, workers: int, batch_size: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench-topology")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_topology")
     parser.add_argument("-n", "--articles", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])

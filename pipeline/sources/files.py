@@ -1,4 +1,4 @@
-"""Replay archived inputs: folders and files of .txt, .html/.htm, .jsonl and web archives (.warc/.arc).
+"""The `files` source: folders and files of .txt, .html/.htm, .jsonl, and web archives (.warc/.arc) in them.
 
 Every entry reached becomes at least one RawDoc, including entries we cannot or must not read (they carry a
 `problem` and end up rejected), so the ledger accounts for all of them: an unreadable file, a FIFO or device,
@@ -14,15 +14,43 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from pipeline.records import RawDoc
+from pipeline.sources.base import ReadContext, SourceState
 from pipeline.sources.keys import content_digest, file_doc_key, printable_path, url_doc_key
 from pipeline.sources.warc import is_archive, read_archive
 from pipeline.textnorm import without_surrogates
 
-KIND_BY_SUFFIX = {".txt": "text", ".text": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
+FORMAT_BY_SUFFIX = {".txt": "text", ".text": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 _FILE_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
                stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """Files and folders replayed as they are: stateless, since a file's key carries the digest of its bytes and
+    a replay of the same bytes is settled before extraction."""
+
+    kind: ClassVar[str] = "files"
+    paths: tuple[str, ...]
+
+    @classmethod
+    def from_arguments(cls, arguments: list[str]) -> FileSource:
+        missing = [argument for argument in arguments if not os.path.lexists(argument)]
+        if missing:
+            raise ValueError(f"no such file or folder: {', '.join(missing)}")
+        return cls(tuple(arguments))
+
+    @property
+    def label(self) -> str:
+        return ",".join(printable_path(path) for path in self.paths)
+
+    def read(self, context: ReadContext) -> Iterator[RawDoc]:
+        return read_inputs(self.paths, context.max_bytes)
+
+    def states(self) -> list[SourceState]:
+        return []
 
 
 @dataclass(frozen=True)
@@ -83,10 +111,10 @@ def _not_readable(path: Path) -> str | None:
         if error.errno == 40:
             return "symlink loop"
         return f"unreadable: {error.strerror or error}"
-    kind = stat.S_IFMT(info.st_mode)
-    if kind == stat.S_IFREG or kind == stat.S_IFDIR:
+    file_type = stat.S_IFMT(info.st_mode)
+    if file_type in (stat.S_IFREG, stat.S_IFDIR):
         return None
-    return f"not a regular file: {_FILE_TYPES.get(kind, 'a special file')}"
+    return f"not a regular file: {_FILE_TYPES.get(file_type, 'a special file')}"
 
 
 def _once(entry: Entry, seen: set) -> Iterator[Entry]:
@@ -120,8 +148,8 @@ def read_file(path: Path, max_bytes: int) -> Iterator[RawDoc]:
     if is_archive(path):
         yield from read_archive(path, max_bytes)
         return
-    kind = KIND_BY_SUFFIX.get(path.suffix.lower())
-    if kind == "jsonl":
+    content_format = FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if content_format == "jsonl":
         yield from split_jsonl(path, max_bytes)
         return
     source_uri = printable_path(path)
@@ -132,13 +160,13 @@ def read_file(path: Path, max_bytes: int) -> Iterator[RawDoc]:
         yield _refused(path, f"unreadable: {error.strerror or error}")
         return
     if len(content) > max_bytes:
-        yield RawDoc(file_doc_key(path, content), source_uri, kind or "unknown", content[:max_bytes],
+        yield RawDoc(file_doc_key(path, content), source_uri, content_format or "unknown", content[:max_bytes],
                      problem=f"too large: over {max_bytes} bytes")
-    elif kind is None:
+    elif content_format is None:
         yield RawDoc(file_doc_key(path, content), source_uri, "unknown", content,
                      problem=f"unsupported file type {printable_path(path.suffix) or '(none)'!r}")
     else:
-        yield RawDoc(file_doc_key(path, content), source_uri, kind, content)
+        yield RawDoc(file_doc_key(path, content), source_uri, content_format, content)
 
 
 def split_jsonl(path: Path, max_bytes: int) -> Iterator[RawDoc]:

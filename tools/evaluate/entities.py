@@ -1,7 +1,8 @@
-"""`news eval entities`: are the seeds' people tagged and linked as the acceptance gold says, and at what speed.
+"""`python -m tools.evaluate entities`: are the seeds' people tagged and linked as the acceptance gold says, and at
+what speed.
 
-The repo's seeds are ingested into a throw-away DuckDB (`seeds_database`, shared with `news eval extraction`) and
-the gold's person assertions are scored with `pipeline.gold.score`, so this report and the acceptance test agree:
+The repo's seeds are ingested into a throw-away DuckDB (`seeds_database`, shared with the extraction evaluation) and
+the gold's person assertions are scored with `tools.gold.score`, so this report and the acceptance test agree:
 
 - recall of an article: its gold ``persons`` tagged as a PERSON entity in it, over its gold ``persons``;
 - precision of an article: gold persons tagged, over gold persons tagged plus ``persons_not`` tagged. Only the
@@ -25,11 +26,11 @@ from pathlib import Path
 from spacy.language import Language
 
 from pipeline.enrich.entities import load_model, tag_entities
-from pipeline.evaluate.extraction import seeds_database
-from pipeline.gold import Check, load_gold, score
 from pipeline.settings import PROJECT_ROOT, load_settings
 from pipeline.store import query
 from pipeline.textnorm import fold
+from tools.evaluate.extraction import seeds_database
+from tools.gold import Check, load_gold, score
 
 DEFAULT_GOLD = PROJECT_ROOT.parent / "shared" / "acceptance" / "seeds_gold.json"
 SPEED_WORDS = 50_000

@@ -1,7 +1,8 @@
-"""The single DuckDB writer: exact and near dedup, entities, stories, ledger and run row in one transaction.
+"""Load: the single store writer. Exact and near dedup, entities, stories, ledger, run row and the sources'
+new state, all in one transaction, so a crash never separates what was consumed from what was stored.
 
 Rows go in as Arrow tables (bulk), never as a Python loop of single-row INSERTs. Everything is
-keyed (article_id, doc_key, (run_id, source_uri)) and inserted with OR IGNORE / OR REPLACE, so a
+keyed (article_id, doc_key, (run_id, source_uri), source_id) and inserted with OR IGNORE / OR REPLACE, so a
 retried load adds nothing.
 """
 
@@ -9,18 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline import staging
+from pipeline import run_folder
 from pipeline.dedup import DegradedVersion, DuplicateMatch, ExactIndex, KnownArticle
-from pipeline.enrich.entities import resolve_corpus
+from pipeline.enrich.linking import resolve_corpus
 from pipeline.enrich.places import country_code
 from pipeline.neardup import NearDupIndex
-from pipeline.records import Mention, RunSummary
+from pipeline.records import LedgerEntry, LedgerState, Mention, Reason, RunSummary
+from pipeline.run_folder import ProcessedBatch
+from pipeline.settings import Settings
+from pipeline.sources.base import SourceState
+from pipeline.stages.plan import Plan, loaded_reason
 from pipeline.store import connect, migrate
 from pipeline.stories import assign_stories
 
@@ -29,8 +36,8 @@ _INCOMING_ENTITY_SCHEMA = pa.schema([
     ("aliases", pa.list_(pa.string())), ("country_code", pa.string()),
 ])
 """Explicit, as a batch whose places all lack a code would otherwise give ``country_code`` Arrow's null type."""
-SAME_INPUT_IN_RUN = "same_input_in_run"
-"""Ledger reason of an input whose key an earlier input of the same run had."""
+REJECTS_FOLDER = "rejects"
+"""Beside the store: raw bytes of rejects larger than `Settings.inline_reject_bytes`."""
 _KEPT_SCHEMA = pa.schema([("article_id", pa.string()), ("version_of", pa.string()), ("version", pa.int32())])
 """The articles a load keeps, with their version links (version_of NULL and version 1 for a first version)."""
 
@@ -43,53 +50,68 @@ def entity_id_for(label: str, key: str) -> str:
     return hashlib.sha1(f"{label}\x1f{key}".encode()).hexdigest()[:16]
 
 
-def load_processed(db_path: Path, run_id: str, source: str, settled_path: Path, processed: list[Path],
-                   n_inputs: int, started_at: dt.datetime) -> RunSummary:
-    ledger = staging.read(settled_path).to_pylist()
-    outcomes = _concat(processed, "outcomes.parquet", staging.OUTCOME_SCHEMA)
-    articles = _in_keeping_order(_concat(processed, "articles.parquet", staging.ARTICLE_SCHEMA))
-    with connect(db_path) as con:
+def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
+    """Load the run's processed batches (the folders `process` returned) as one transaction."""
+    batches = [ProcessedBatch(Path(folder)) for folder in processed]
+    ledger = [LedgerEntry.from_row(row) for row in run_folder.read(plan.folder.settled).to_pylist()]
+    articles = _in_keeping_order(_concat([b.articles for b in batches], run_folder.ARTICLE_SCHEMA))
+    run_id = plan.run_id
+    with connect(settings.db_path) as con:
         migrate(con)
         con.execute("BEGIN")
-        ledger += _load_outcomes(con, outcomes)
+        for batch in batches:
+            ledger += _load_outcomes(con, batch.outcomes, settings.db_path.parent / REJECTS_FOLDER,
+                                     settings.inline_reject_bytes)
         near = NearDupIndex(con)
         kept, verdicts = _dedup(con, articles, run_id, near)
         ledger += verdicts
         _insert_articles(con, articles, kept, run_id)
         _insert_duplicates(con, verdicts, run_id)
         keep = kept["article_id"].to_pylist()
-        dates = _concat(processed, "dates.parquet", staging.DATE_SCHEMA)
-        con.register("incoming_dates", _only(dates, keep))
+        con.register("incoming_dates", _only(_concat([b.dates for b in batches], run_folder.DATE_SCHEMA), keep))
         con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
-        _load_entities(con, _only(_concat(processed, "mentions.parquet", staging.MENTION_SCHEMA), keep))
+        _load_entities(con, _only(_concat([b.mentions for b in batches], run_folder.MENTION_SCHEMA), keep))
         assign_stories(con, keep)
         near.flush()
         ledger = _settle_repeats(ledger)
         _write_ledger(con, run_id, ledger)
-        summary = _write_run(con, run_id, source, ledger, n_inputs, started_at)
+        summary = _write_run(con, plan, ledger)
+        _commit_source_states(con, run_id, plan.source_states)
         con.execute("COMMIT")
     return summary
 
 
-def _settle_repeats(ledger: list[dict]) -> list[dict]:
+def _commit_source_states(con, run_id: str, states: tuple[SourceState, ...]) -> None:
+    """What the run's sources read up to, stored with what they produced: a run that dies before this commit
+    leaves the old state, so the next run reads the same inputs again (and settles those already stored)."""
+    if not states:
+        return
+    rows = [{"source_id": s.source_id, "kind": s.kind, "value": json.dumps(s.value), "run_id": run_id,
+             "updated_at": _now()} for s in states]
+    con.register("incoming_states", pa.Table.from_pylist(rows))
+    con.execute("INSERT OR REPLACE INTO source_state SELECT source_id, kind, value::JSON, run_id, updated_at "
+                "FROM incoming_states")
+
+
+def _settle_repeats(ledger: list[LedgerEntry]) -> list[LedgerEntry]:
     """An input met again in the same run (the same bytes under another name) shares the fate of its first
     occurrence: a duplicate of the article that one became, or rejected or failed for the same reason. Only a
     loaded or duplicate first occurrence gives an article to point at, so no ledger row names a missing one."""
-    first = {row["doc_key"]: row for row in ledger if row.get("reason") != SAME_INPUT_IN_RUN}
+    first = {entry.doc_key: entry for entry in ledger if entry.reason != Reason.SAME_INPUT_IN_RUN}
     settled = []
-    for row in ledger:
-        fate = first.get(row["doc_key"]) if row.get("reason") == SAME_INPUT_IN_RUN else None
+    for entry in ledger:
+        fate = first.get(entry.doc_key) if entry.reason == Reason.SAME_INPUT_IN_RUN else None
         if fate is None:
-            settled.append(row)
-        elif fate["state"] in ("loaded", "duplicate"):
-            settled.append({**row, "state": "duplicate", "article_id": fate["article_id"]})
+            settled.append(entry)
+        elif fate.state in (LedgerState.LOADED, LedgerState.DUPLICATE):
+            settled.append(replace(entry, state=LedgerState.DUPLICATE, article_id=fate.article_id))
         else:
-            settled.append({**row, "state": fate["state"], "reason": fate["reason"], "article_id": None})
+            settled.append(replace(entry, state=fate.state, reason=fate.reason, article_id=None))
     return settled
 
 
-def _concat(folders: list[Path], name: str, schema: pa.Schema) -> pa.Table:
-    return pa.concat_tables([schema.empty_table(), *(staging.read(folder / name) for folder in folders)])
+def _concat(paths: list[Path], schema: pa.Schema) -> pa.Table:
+    return pa.concat_tables([schema.empty_table(), *(run_folder.read(path) for path in paths)])
 
 
 def _only(table: pa.Table, article_ids: list[str]) -> pa.Table:
@@ -106,14 +128,38 @@ def _in_keeping_order(articles: pa.Table) -> pa.Table:
                              ("article_id", "ascending", "at_end")])
 
 
-def _load_outcomes(con, outcomes: pa.Table) -> list[dict]:
-    con.register("incoming_rejects", outcomes.filter(pc.equal(outcomes["state"], "rejected")))
-    con.execute("INSERT OR IGNORE INTO rejects SELECT doc_key, source_uri, reason, raw FROM incoming_rejects")
-    return outcomes.drop_columns(["raw"]).to_pylist()
+def _load_outcomes(con, path: Path, files: Path, inline_bytes: int) -> list[LedgerEntry]:
+    """One batch's rejected and failed inputs. A reject keeps its raw bytes: up to `inline_bytes` in the row, above
+    that in a content-addressed file under `files` (written before the commit; a killed run leaves at most a
+    file the re-run writes again under the same name)."""
+    outcomes = run_folder.read(path)
+    rejected = outcomes.filter(pc.equal(outcomes["state"], str(LedgerState.REJECTED)))
+    raw_files = [_raw_file(raw, files) if len(raw) > inline_bytes else None
+                 for raw in rejected["raw"].to_pylist()]
+    rows = rejected.select(["doc_key", "source_uri", "reason"]).append_column(
+        "raw", pa.array([None if name else raw for raw, name in zip(rejected["raw"].to_pylist(), raw_files,
+                                                                     strict=True)], pa.binary())
+    ).append_column("raw_file", pa.array(raw_files, pa.string()))
+    con.register("incoming_rejects", rows)
+    con.execute("INSERT OR IGNORE INTO rejects (doc_key, source_uri, reason, raw, raw_file) "
+                "SELECT doc_key, source_uri, reason, raw, raw_file FROM incoming_rejects")
+    con.unregister("incoming_rejects")
+    return [LedgerEntry.from_row(row) for row in outcomes.drop_columns(["raw"]).to_pylist()]
 
 
-def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[pa.Table, list[dict]]:
-    """Which articles to load (with their version links), and a ledger row for every article.
+def _raw_file(raw: bytes, files: Path) -> str:
+    name = f"{hashlib.sha256(raw).hexdigest()}.bin"
+    target = files / name
+    if not target.exists():
+        files.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".tmp")
+        partial.write_bytes(raw)
+        partial.replace(target)
+    return f"{files.name}/{name}"
+
+
+def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[pa.Table, list[LedgerEntry]]:
+    """Which articles to load (with their version links), and a ledger entry for every article.
 
     Precedence: the same input loaded before (`seen_before`); then the same page (canonical URL), which makes
     the article a duplicate of the version with its body or else a new version; then the same body elsewhere
@@ -124,39 +170,33 @@ def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[pa
     keep, verdicts = [], []
     columns = ["article_id", "doc_key", "source_uri", "canonical_url", "content_hash", "body", "body_chars"]
     for row in articles.select(columns).to_pylist():
-        entry = {"doc_key": row["doc_key"], "source_uri": row["source_uri"], "article_id": row["article_id"]}
+        entry = LedgerEntry(row["doc_key"], row["source_uri"], LedgerState.LOADED, article_id=row["article_id"])
         if row["article_id"] in existing:
             first_run, version_of = existing[row["article_id"]]
-            same_run = first_run == run_id
-            verdicts.append({**entry, "state": "loaded" if same_run else "duplicate",
-                             "reason": loaded_reason(version_of) if same_run else "seen_before"})
+            verdicts.append(replace(entry, reason=loaded_reason(version_of)) if first_run == run_id else
+                            replace(entry, state=LedgerState.DUPLICATE, reason=Reason.SEEN_BEFORE))
             continue
         match = index.match(row["canonical_url"], row["content_hash"], row["body_chars"])
         if isinstance(match, DuplicateMatch):
-            verdicts.append({**entry, "state": "duplicate", "reason": match.rule, "article_id": match.duplicate_of,
-                             "similarity": 1.0})
+            verdicts.append(replace(entry, state=LedgerState.DUPLICATE, reason=match.rule,
+                                    article_id=match.duplicate_of, similarity=1.0))
             continue
         if isinstance(match, DegradedVersion):
-            verdicts.append({**entry, "state": "duplicate", "reason": "degraded_version", "article_id": match.latest,
-                             "similarity": match.share})
+            verdicts.append(replace(entry, state=LedgerState.DUPLICATE, reason=Reason.DEGRADED_VERSION,
+                                    article_id=match.latest, similarity=match.share))
             continue
         near_match = None if match else near.match(row["body"])
         if near_match:
-            verdicts.append({**entry, "state": "duplicate", "reason": "near_duplicate",
-                             "article_id": near_match.duplicate_of, "similarity": near_match.similarity})
+            verdicts.append(replace(entry, state=LedgerState.DUPLICATE, reason=Reason.NEAR_DUPLICATE,
+                                    article_id=near_match.duplicate_of, similarity=near_match.similarity))
             continue
         index.add(KnownArticle(row["article_id"], row["canonical_url"], row["content_hash"], row["body_chars"]))
         near.add(row["article_id"], row["body"])
         version_of, version = (match.version_of, match.version) if match else (None, 1)
         existing[row["article_id"]] = (run_id, version_of)
         keep.append({"article_id": row["article_id"], "version_of": version_of, "version": version})
-        verdicts.append({**entry, "state": "loaded", "reason": loaded_reason(version_of)})
+        verdicts.append(replace(entry, reason=loaded_reason(version_of)))
     return pa.Table.from_pylist(keep, schema=_KEPT_SCHEMA), verdicts
-
-
-def loaded_reason(version_of: str | None) -> str | None:
-    """The ledger reason of a loaded article: `new_version` for a later version of a page, else none."""
-    return "new_version" if version_of else None
 
 
 def _known(con, articles: pa.Table) -> tuple[ExactIndex, dict[str, tuple[str, str | None]]]:
@@ -189,11 +229,11 @@ def _insert_articles(con, articles: pa.Table, keep: pa.Table, run_id: str) -> No
     )
 
 
-def _insert_duplicates(con, verdicts: list[dict], run_id: str) -> None:
+def _insert_duplicates(con, verdicts: list[LedgerEntry], run_id: str) -> None:
     """Distinct documents that duplicate a kept article; `seen_before` replays are not new documents."""
-    rows = [{"doc_key": v["doc_key"], "duplicate_of": v["article_id"], "rule": v["reason"],
-             "similarity": v["similarity"], "run_id": run_id}
-            for v in verdicts if v["state"] == "duplicate" and v["reason"] != "seen_before"]
+    rows = [{"doc_key": v.doc_key, "duplicate_of": v.article_id, "rule": str(v.reason), "similarity": v.similarity,
+             "run_id": run_id}
+            for v in verdicts if v.state is LedgerState.DUPLICATE and v.reason != Reason.SEEN_BEFORE]
     if rows:
         con.register("incoming_duplicates", pa.Table.from_pylist(rows))
         con.execute("INSERT OR IGNORE INTO duplicates SELECT doc_key, duplicate_of, rule, similarity, run_id "
@@ -249,10 +289,9 @@ def _load_entities(con, mentions: pa.Table) -> None:
     )
 
 
-def _write_ledger(con, run_id: str, ledger: list[dict]) -> None:
+def _write_ledger(con, run_id: str, ledger: list[LedgerEntry]) -> None:
     at = _now()
-    rows = [{"run_id": run_id, "doc_key": r["doc_key"], "source_uri": r["source_uri"], "state": r["state"],
-             "reason": r.get("reason"), "article_id": r.get("article_id"), "logged_at": at} for r in ledger]
+    rows = [{**entry.row(), "run_id": run_id, "logged_at": at} for entry in ledger]
     if not rows:
         return
     con.register("incoming_ledger", pa.Table.from_pylist(rows))
@@ -260,15 +299,13 @@ def _write_ledger(con, run_id: str, ledger: list[dict]) -> None:
                 "logged_at FROM incoming_ledger")
 
 
-def _write_run(con, run_id: str, source: str, ledger: list[dict], n_inputs: int,
-               started_at: dt.datetime) -> RunSummary:
-    counts = {state: sum(1 for r in ledger if r["state"] == state)
-              for state in ("loaded", "duplicate", "rejected", "failed")}
-    summary = RunSummary(run_id, n_inputs, counts["loaded"], counts["duplicate"], counts["rejected"],
-                         counts["failed"], started_at, _now())
+def _write_run(con, plan: Plan, ledger: list[LedgerEntry]) -> RunSummary:
+    counts = {state: sum(1 for entry in ledger if entry.state is state) for state in LedgerState}
+    summary = RunSummary(plan.run_id, plan.n_inputs, counts[LedgerState.LOADED], counts[LedgerState.DUPLICATE],
+                         counts[LedgerState.REJECTED], counts[LedgerState.FAILED], plan.started_at, _now())
     con.execute(
         "INSERT OR REPLACE INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [run_id, source, summary.started_at, summary.finished_at, summary.n_inputs, summary.n_loaded,
+        [plan.run_id, plan.source, summary.started_at, summary.finished_at, summary.n_inputs, summary.n_loaded,
          summary.n_duplicate, summary.n_rejected, summary.n_failed],
     )
     return summary

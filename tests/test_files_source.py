@@ -1,6 +1,6 @@
 import json
 
-from pipeline.sources.replay import read_inputs
+from pipeline.sources.files import read_inputs
 
 
 def test_folder_of_seeds_gives_one_doc_per_file_in_stable_order(tmp_path):
@@ -8,7 +8,7 @@ def test_folder_of_seeds_gives_one_doc_per_file_in_stable_order(tmp_path):
         (tmp_path / name).write_text("hello")
     docs = list(read_inputs([tmp_path], max_bytes=1000))
     assert [d.source_uri.rsplit("/", 1)[1] for d in docs] == ["a.html", "b.txt"]
-    assert [d.kind for d in docs] == ["html", "text"]
+    assert [d.format for d in docs] == ["html", "text"]
 
 
 def test_doc_key_is_independent_of_the_folder_it_is_read_from(tmp_path):

@@ -1,0 +1,135 @@
+"""Process: extraction, language and NER for one raw batch; opens no store, so batches run in parallel.
+
+Every input of the batch comes out either as an article row or as an outcome row (rejected with a reason, or
+failed with the error), never silently dropped, and what goes wrong with one input stays with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+from dataclasses import replace
+from pathlib import Path
+
+from pipeline import run_folder
+from pipeline.budget import OverBudget, time_budget
+from pipeline.dedup import content_hash
+from pipeline.enrich.entities import load_model, tag_entities
+from pipeline.enrich.language import detect_language, load_profiles
+from pipeline.extract.dispatch import Rejected, extract
+from pipeline.records import Extraction, LedgerEntry, LedgerState, RawDoc, article_id_for
+from pipeline.run_folder import ProcessedBatch
+from pipeline.settings import Settings
+from pipeline.urls import canonical_url
+
+EARLIEST_DATE = dt.date(1900, 1, 1)
+
+
+def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = None) -> Path:
+    """Extract, detect language and tag entities for one raw batch; returns the output folder.
+
+    Every input of the batch comes out either as an article row or as an outcome row (rejected with a reason,
+    or failed with the error), never silently dropped, and what goes wrong with one input stays with it: each
+    is extracted under its own time budget, and an error tagging one article's entities costs only that
+    article its entities (recorded in its warnings).
+    """
+    out = ProcessedBatch.of(Path(batch_path))
+    articles, outcomes, dates = [], [], []
+    load_profiles()
+    for row in run_folder.rows(Path(batch_path)):
+        raw = RawDoc(**row)
+        if raw.transient:
+            outcomes.append(_outcome(raw, LedgerState.FAILED, raw.problem or "transient error"))
+            continue
+        state, detail = LedgerState.LOADED, ""
+        try:
+            with time_budget(settings.input_time_budget):
+                article, candidates = _article_row(raw, settings, today)
+        except (Rejected, OverBudget) as reason:
+            state, detail = LedgerState.REJECTED, str(reason)
+        except (OSError, MemoryError) as error:
+            state, detail = LedgerState.FAILED, _one_line(error)
+        except Exception as error:  # noqa: BLE001 - the same bytes would fail again: reject them, keep them
+            state, detail = LedgerState.REJECTED, f"extraction error: {_one_line(error)}"
+        if state is LedgerState.LOADED:
+            articles.append(article)
+            dates.extend(candidates)
+        else:
+            outcomes.append(_outcome(raw, state, detail))
+    mentions = _mention_rows(articles, settings)
+    run_folder.write(articles, run_folder.ARTICLE_SCHEMA, out.articles)
+    run_folder.write(mentions, run_folder.MENTION_SCHEMA, out.mentions)
+    run_folder.write(dates, run_folder.DATE_SCHEMA, out.dates)
+    run_folder.write(outcomes, run_folder.OUTCOME_SCHEMA, out.outcomes)
+    return out.folder
+
+
+def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tuple[dict, list[dict]]:
+    extraction = extract(raw, settings.min_body_chars, today)
+    if len(extraction.body) > settings.max_body_chars:
+        raise Rejected(f"body too long: {len(extraction.body)} chars of text after cleaning "
+                       f"(> {settings.max_body_chars}), not one article")
+    extraction = _within_calendar(extraction)
+    language, probability = detect_language(extraction.body)
+    url = raw.url or extraction.url
+    article_id = article_id_for(raw.doc_key)
+    dates = [{"article_id": article_id, "value": c.value, "kind": c.kind, "rule": c.rule}
+             for c in extraction.date_candidates]
+    article = {
+        "article_id": article_id, "doc_key": raw.doc_key, "url": url, "canonical_url": canonical_url(url),
+        "source_uri": raw.source_uri, "site": extraction.site, "title": extraction.title,
+        "byline": extraction.byline, "published_at": extraction.published_at,
+        "published_rule": extraction.published_rule, "updated_at": extraction.updated_at,
+        "language": language, "language_prob": probability, "body": extraction.body,
+        "body_chars": len(extraction.body), "content_hash": content_hash(extraction.body),
+        "warnings": list(extraction.warnings),
+    }
+    return article, dates
+
+
+def _within_calendar(extraction: Extraction) -> Extraction:
+    """Dates before `EARLIEST_DATE` are misreadings (`0001-01-01` in a feed, a year typed as 19), and date
+    arithmetic on them overflows: they are dropped, never loaded."""
+    def sane(value: dt.date | None) -> dt.date | None:
+        return value if value is None or value >= EARLIEST_DATE else None
+
+    candidates = tuple(c for c in extraction.date_candidates if sane(c.value))
+    if (sane(extraction.published_at), sane(extraction.updated_at), candidates) == (
+            extraction.published_at, extraction.updated_at, extraction.date_candidates):
+        return extraction
+    published = sane(extraction.published_at)
+    return replace(extraction, published_at=published, published_rule=extraction.published_rule if published else None,
+                   updated_at=sane(extraction.updated_at), date_candidates=candidates,
+                   warnings=(*extraction.warnings, f"dates before {EARLIEST_DATE} dropped"))
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join("".join(traceback.format_exception_only(error)).split())[:500]
+
+
+def _outcome(raw: RawDoc, state: LedgerState, reason: str) -> dict:
+    return {**LedgerEntry(raw.doc_key, raw.source_uri, state, reason).row(), "raw": raw.content}
+
+
+def _mention_rows(articles: list[dict], settings: Settings) -> list[dict]:
+    """NER over the cleaned bodies (title as extra evidence), batched with nlp.pipe; should the batch fail,
+    article by article, so an error costs one article its entities and is written into its warnings."""
+    if not articles:
+        return []
+    nlp = load_model(settings.spacy_model)
+    try:
+        tagged = tag_entities(nlp, [(a["title"], a["body"]) for a in articles], batch_size=64)
+    except Exception:  # noqa: BLE001 - find the article at fault below
+        tagged = []
+        for article in articles:
+            try:
+                tagged.append(tag_entities(nlp, [(article["title"], article["body"])])[0])
+            except Exception as error:  # noqa: BLE001 - the article loads without entities, and says so
+                article["warnings"].append(f"no entities: tagging failed: {_one_line(error)}")
+                tagged.append(())
+    return [
+        {"article_id": article["article_id"], "surface": m.surface, "label": m.label,
+         "start_char": m.start_char, "end_char": m.end_char, "canonical": m.canonical}
+        for article, mentions in zip(articles, tagged, strict=True)
+        for m in mentions
+    ]
