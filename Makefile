@@ -17,7 +17,7 @@ export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: install run test airflow bench bench-fetch bench-topology eval eval-extraction eval-entities eval-dedup \
-	lint lock clean
+	lint typecheck lock clean
 
 install: $(VENV)/.installed
 
@@ -77,8 +77,11 @@ eval-entities: install
 eval-dedup: install
 	$(BIN)/python -m tools.evaluate dedup --data $(SHARED)/eval $(EVAL_ARGS)
 
-lint: install
+lint: install typecheck
 	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
 
 lock:
 	(echo "# Pinned versions of every dependency (uv pip freeze of a working .venv); regenerate with 'make lock'."; \

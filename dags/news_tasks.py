@@ -16,6 +16,8 @@ from pathlib import Path
 from airflow.sdk import Asset, Param, task
 from airflow.sdk.exceptions import AirflowFailException
 
+from pipeline.settings import load_settings
+
 DUCKDB_POOL = "duckdb_writer"
 DUCKDB_CONN_ID = "duckdb_default"
 ARTICLES_ASSET = Asset(name="news_articles", uri="file:///news/articles")
@@ -27,7 +29,8 @@ worker leaves its run `running` for ever, and with `max_active_runs` that would 
 def run_params(inputs: str) -> dict[str, Param]:
     """The Params every news DAG's trigger form has, after its own source Params."""
     return {
-        "batch_size": Param(200, type="integer", minimum=1, description=f"{inputs} per processing task."),
+        "batch_size": Param(load_settings().batch_size, type="integer", minimum=1,
+                            description=f"{inputs} per processing task (default: NEWS_BATCH_SIZE)."),
         "fail_on_quality": Param(True, type="boolean",
                                  description="Fail the run when a critical quality expectation fails."),
     }

@@ -6,6 +6,8 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
+from typing import NoReturn
 
 
 class OverBudget(Exception):
@@ -21,13 +23,12 @@ def time_budget(seconds: float | None) -> Iterator[None]:
     another alarm is pending (Airflow's own task timeout), the block runs without a budget rather than
     disturbing that alarm.
     """
-    usable = (seconds and seconds > 0 and threading.current_thread() is threading.main_thread()
-              and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0)
-    if not usable:
+    if not (seconds and seconds > 0 and threading.current_thread() is threading.main_thread()
+            and hasattr(signal, "setitimer") and signal.getitimer(signal.ITIMER_REAL)[0] == 0):
         yield
         return
 
-    def expire(signum, frame):
+    def expire(signum: int, frame: FrameType | None) -> NoReturn:
         raise OverBudget(f"over the time budget of {seconds:g} s per input")
 
     previous = signal.signal(signal.SIGALRM, expire)

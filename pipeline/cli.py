@@ -64,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--run-id", help="run to report (default: the latest run)")
     report.set_defaults(handler=cmd_report)
 
-    for sub in (ingest, fetch, query, check, report):
+    reindex = commands.add_parser("reindex", help="Rebuild the near-duplicate band keys for the configured "
+                                                  "threshold (NEWS_NEAR_DUPLICATE_THRESHOLD).")
+    reindex.set_defaults(handler=cmd_reindex)
+
+    for sub in (ingest, fetch, query, check, report, reindex):
         sub.add_argument("--db", help="DuckDB file (default: $NEWS_DB or data/news.duckdb)")
     return parser
 
@@ -87,6 +91,7 @@ def _finish(settings, run_id: str, check: bool = True) -> int:
 
 
 def cmd_ingest(args, settings) -> int:
+    from pipeline.neardup import LayoutMismatch
     from pipeline.sources.registry import source_for
     from pipeline.stages.run import run_source
 
@@ -96,11 +101,16 @@ def cmd_ingest(args, settings) -> int:
         print(f"news: {error}", file=sys.stderr)
         return 2
     run_id = args.run_id or _new_run_id("cli")
-    run_source(source, settings, run_id)
+    try:
+        run_source(source, settings, run_id)
+    except LayoutMismatch as error:
+        print(f"news: {error}", file=sys.stderr)
+        return 2
     return _finish(settings, run_id, check=not args.no_check)
 
 
 def cmd_fetch(args, settings) -> int:
+    from pipeline.neardup import LayoutMismatch
     from pipeline.sources.http import HttpPolicy
     from pipeline.sources.web import load_listings, url_listings
     from pipeline.stages.run import run_fetch
@@ -109,8 +119,32 @@ def cmd_fetch(args, settings) -> int:
     policy = HttpPolicy(per_host_delay=args.delay, obey_robots=not args.ignore_robots, run_deadline=args.run_deadline,
                         allowed_hosts=frozenset(args.allow_host))
     run_id = args.run_id or _new_run_id("fetch")
-    run_fetch(listings, settings, run_id, policy, max_pages=args.max_pages)
+    try:
+        run_fetch(listings, settings, run_id, policy, max_pages=args.max_pages)
+    except LayoutMismatch as error:
+        print(f"news: {error}", file=sys.stderr)
+        return 2
     return _finish(settings, run_id)
+
+
+def cmd_reindex(args, settings) -> int:
+    """Re-band the stored signatures for the threshold in force, in one transaction."""
+    from pipeline.neardup import layout_for, reindex, stored_layout
+    from pipeline.store import connect, migrate
+
+    layout = layout_for(settings.near_duplicate_threshold)
+    with connect(settings.db_path) as con:
+        migrate(con)
+        if stored_layout(con) == layout:
+            print(f"news: the band keys already fit threshold {settings.near_duplicate_threshold:g} "
+                  f"({layout.bands} × {layout.rows}); nothing to do")
+            return 0
+        con.execute("BEGIN")
+        count = reindex(con, layout)
+        con.execute("COMMIT")
+    print(f"news: {count} articles re-banded {layout.bands} × {layout.rows} "
+          f"for threshold {settings.near_duplicate_threshold:g}")
+    return 0
 
 
 def cmd_query(args, settings) -> int:

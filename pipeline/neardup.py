@@ -88,6 +88,51 @@ class Layout:
         return 1 - (1 - jaccard**self.rows) ** self.bands
 
 
+class LayoutMismatch(ValueError):
+    """The configured threshold needs another band layout than the stored band keys were made with."""
+
+
+def layout_for(threshold: float, candidate_jaccard: float = DEFAULT_CANDIDATE_JACCARD) -> Layout:
+    """The banding a threshold needs: thresholds down to `candidate_jaccard` share one layout (verification does
+    the rest), so only a lower threshold changes what is stored."""
+    return lsh_layout(min(candidate_jaccard, threshold))
+
+
+def check_layout(con: duckdb.DuckDBPyConnection, threshold: float,
+                 candidate_jaccard: float = DEFAULT_CANDIDATE_JACCARD) -> Layout:
+    """The layout `threshold` needs, or `LayoutMismatch` when the stored band keys were made with another one."""
+    layout = layout_for(threshold, candidate_jaccard)
+    stored = stored_layout(con)
+    if stored and stored != layout:
+        raise LayoutMismatch(
+            f"near-duplicate threshold {threshold:g} needs LSH bands {layout.bands} × {layout.rows}, but the stored "
+            f"articles are indexed {stored.bands} × {stored.rows}: run `news reindex` to rebuild the band keys, or "
+            f"keep the threshold at {candidate_jaccard:g} or above")
+    return layout
+
+
+def stored_layout(con: duckdb.DuckDBPyConnection) -> Layout | None:
+    rows = con.execute("SELECT bands, \"rows\" FROM index_layout WHERE name = 'minhash_bands'").fetchall()
+    return Layout(*rows[0]) if rows else None
+
+
+def reindex(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
+    """Rebuild every band key from the stored signatures with `layout` (signatures do not depend on it), in the
+    caller's transaction; returns the number of articles re-banded."""
+    rows = con.execute("SELECT article_id, signature FROM minhash_signatures ORDER BY article_id").fetchall()
+    con.execute("DELETE FROM minhash_bands")
+    if rows:
+        ids = [article_id for article_id, _ in rows]
+        keys = layout.keys(np.stack([np.frombuffer(blob, dtype="<u4") for _, blob in rows]))
+        con.register("rebanded", pa.table({
+            "band_key": pa.array(keys.reshape(-1), pa.int64()),
+            "article_id": pa.array(np.repeat(np.array(ids, dtype=object), layout.bands), pa.string())}))
+        con.execute("INSERT INTO minhash_bands SELECT DISTINCT band_key, article_id FROM rebanded")
+        con.unregister("rebanded")
+    con.execute("INSERT OR REPLACE INTO index_layout VALUES ('minhash_bands', ?, ?)", [layout.bands, layout.rows])
+    return len(rows)
+
+
 def lsh_layout(candidate_jaccard: float, num_perm: int = NUM_PERM, miss_rate: float = MISS_RATE) -> Layout:
     """The layout with the most rows per band (fewest chance candidates) that still makes a pair at
     ``candidate_jaccard`` a candidate with probability ≥ 1 − ``miss_rate``. For 0.6 and 128 minima: 42 × 3."""
@@ -164,7 +209,7 @@ class NearDupIndex:
                  candidate_jaccard: float = DEFAULT_CANDIDATE_JACCARD):
         self.con = con
         self.threshold = threshold
-        self.layout = lsh_layout(min(candidate_jaccard, threshold))
+        self.layout = check_layout(con, threshold, candidate_jaccard)
         self._pending: dict[str, Signature] = {}
         self._pending_bands: dict[int, list[str]] = defaultdict(list)
 

@@ -26,6 +26,13 @@ class Settings:
     """Seconds of extraction one input may take before it is rejected (0 turns the budget off)."""
     inline_reject_bytes: int = 1024 * 1024
     """A reject's raw bytes up to this size stay in `rejects.raw`; larger ones go to a file beside the store."""
+    near_duplicate_threshold: float = 0.8
+    """Similarity (Jaccard, or containment for a cut copy) from which a body is a near-duplicate. Below 0.6 the
+    stored LSH band keys must be rebuilt first (`news reindex`); the loader refuses until then."""
+    story_window_days: int = 3
+    """Dated articles further apart than this are never one story."""
+    language_min_probability: float = 0.8
+    """Below this langdetect probability the language is NULL, not a guess."""
     staging_retention_hours: float = 48.0
     """A run's staging folder left this long (a killed run) is removed by the next run's plan."""
 
@@ -51,5 +58,8 @@ def load_settings() -> Settings:
         batch_bytes=int(os.environ.get("NEWS_BATCH_BYTES", str(64 * 1024 * 1024))),
         input_time_budget=float(os.environ.get("NEWS_INPUT_TIME_BUDGET", "60")),
         staging_retention_hours=float(os.environ.get("NEWS_STAGING_RETENTION_HOURS", "48")),
+        near_duplicate_threshold=float(os.environ.get("NEWS_NEAR_DUPLICATE_THRESHOLD", "0.8")),
+        story_window_days=int(os.environ.get("NEWS_STORY_WINDOW_DAYS", "3")),
+        language_min_probability=float(os.environ.get("NEWS_LANGUAGE_MIN_PROBABILITY", "0.8")),
         inline_reject_bytes=int(os.environ.get("NEWS_INLINE_REJECT_BYTES", str(1024 * 1024))),
     )

@@ -88,7 +88,7 @@ def query(db_path: Path, sql: str, params: list | None = None) -> tuple[list[str
 ONE_READ_STATEMENT = "only one read-only SELECT/WITH/DESCRIBE/SHOW/SUMMARIZE/EXPLAIN statement is allowed"
 STORE_ONLY = "a query reads the store only, no other file, the network or extensions"
 # lock_configuration comes last: once it is on, SQL cannot SET the others back.
-SANDBOX_CONFIG = {
+SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": False,
     "autoinstall_known_extensions": False,
     "autoload_known_extensions": False,

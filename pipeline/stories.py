@@ -3,7 +3,8 @@
 A new article joins the story of the most similar already-assigned article that passes `same_story`, else it
 starts a story of its own whose story_id is its article_id. Decision rule for one pair of articles:
 
-- both dated, more than `WINDOW_DAYS` apart: never the same story (the same people meet again months later);
+- both dated, more than `window_days` apart (`Settings.story_window_days`, default 3): never the same story
+  (the same people meet again months later);
 - both dated, within the window: the same story when their title+lead texts agree (TF-IDF cosine ≥ `TEXT_MIN`)
   and so do their named entities (weighted overlap ≥ `ENTITY_MIN`), or when the text alone is very close
   (≥ `TEXT_ALONE`, for languages where entity tagging finds little);
@@ -37,6 +38,8 @@ import pyarrow as pa
 from pipeline.textnorm import tokens
 
 WINDOW_DAYS = 3
+"""The default window (`Settings.story_window_days`); the text and entity bars below are tuned together with the
+candidate pruning and stay constants."""
 LEAD_WORDS = 100
 TEXT_MIN = 0.15
 ENTITY_MIN = 0.2
@@ -75,16 +78,17 @@ class Evidence:
         return (self.text + self.entities) / 2
 
 
-def same_story(a: Doc, b: Doc, evidence: Evidence) -> bool:
+def same_story(a: Doc, b: Doc, evidence: Evidence, window_days: int = WINDOW_DAYS) -> bool:
     """The decision rule of the module docstring."""
     if a.published and b.published:
-        if abs((a.published - b.published).days) > WINDOW_DAYS:
+        if abs((a.published - b.published).days) > window_days:
             return False
         return evidence.text >= TEXT_ALONE or (evidence.text >= TEXT_MIN and evidence.entities >= ENTITY_MIN)
     return evidence.text >= UNDATED_TEXT_MIN and evidence.entities >= UNDATED_ENTITY_MIN
 
 
-def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, str]:
+def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str],
+                   window_days: int = WINDOW_DAYS) -> dict[str, str]:
     """Give each listed article a story; returns article_id → story_id for those found in ``articles``.
 
     Call it after the articles and their entity mentions are loaded (it reads both), inside the load
@@ -103,17 +107,17 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> di
     con.unregister("story_requests")
     if not new:
         return assigned
-    candidates = _candidates(con, new)
+    candidates = _candidates(con, new, window_days)
     compared = {c for ids in candidates.values() for c in ids}
     docs = _docs(con, [*new, *compared])
     known = _story_ids(con, compared | {d.version_of for d in docs.values() if d.version_of})
-    decided = _decide([docs[a] for a in new], candidates, docs, known)
+    decided = _decide([docs[a] for a in new], candidates, docs, known, window_days)
     _write(con, decided)
     return {**assigned, **decided}
 
 
 def _decide(new: list[Doc], candidates: dict[str, set[str]], docs: dict[str, Doc],
-            known: dict[str, str]) -> dict[str, str]:
+            known: dict[str, str], window_days: int) -> dict[str, str]:
     """story_id for each new doc, in the given order, each seeing the stories given before it.
 
     A new doc is compared with its stored candidates and the docs decided before it, but only with those the
@@ -121,7 +125,7 @@ def _decide(new: list[Doc], candidates: dict[str, set[str]], docs: dict[str, Doc
     """
     idf = _idf(docs.values())
     vectors = {a: _tfidf(d.terms, idf) for a, d in docs.items()}
-    pool = _Pool(idf, docs.values())
+    pool = _Pool(idf, docs.values(), window_days)
     for article_id in docs.keys() - {doc.article_id for doc in new}:
         pool.add(docs[article_id], vectors[article_id])
     story = dict(known)
@@ -138,7 +142,7 @@ def _decide(new: list[Doc], candidates: dict[str, set[str]], docs: dict[str, Doc
             if text < TEXT_MIN:
                 continue
             evidence = Evidence(text, _overlap(doc.entities, docs[other].entities))
-            if same_story(doc, docs[other], evidence) and (best is None or evidence.score > best[0]):
+            if same_story(doc, docs[other], evidence, window_days) and (best is None or evidence.score > best[0]):
                 best = (evidence.score, story[other])
         decided[doc.article_id] = story[doc.article_id] = best[1] if best else doc.article_id
         pool.add(doc, vectors[doc.article_id])
@@ -162,7 +166,8 @@ class _Pool:
     Postings are kept per publication day, so a lookup reads only the window's days, however long the history.
     """
 
-    def __init__(self, idf: dict[str, float], docs: Iterable[Doc]):
+    def __init__(self, idf: dict[str, float], docs: Iterable[Doc], window_days: int):
+        self._window_days = window_days
         self._term_rank = {t: r for r, t in enumerate(sorted(idf, key=lambda t: (-idf[t], t)))}
         entity_df = Counter(e for doc in docs for e in doc.entities)
         self._entity_rank = {e: r for r, e in enumerate(sorted(entity_df, key=lambda e: (entity_df[e], e)))}
@@ -189,7 +194,8 @@ class _Pool:
             for term in terms:
                 shared.update(self._by_term.get(term, ()))
         else:
-            days = [doc.published + dt.timedelta(days=shift) for shift in range(-WINDOW_DAYS, WINDOW_DAYS + 1)]
+            window = range(-self._window_days, self._window_days + 1)
+            days = [doc.published + dt.timedelta(days=shift) for shift in window]
             for term in terms:
                 for day in (None, *days):
                     shared.update(self._by_term_day.get((term, day), ()))
@@ -218,7 +224,7 @@ def _prefix(mass: dict[str, float], rank: dict[str, int], limit: float) -> list[
     return prefix
 
 
-def _candidates(con, new: list[str]) -> dict[str, set[str]]:
+def _candidates(con, new: list[str], window_days: int) -> dict[str, set[str]]:
     """Already-assigned articles worth comparing with each new one: dated within the window, or, when either is
     undated, sharing at least `MIN_SHARED_ENTITIES` tagged entities (the most-sharing first, capped)."""
     con.register("story_new", pa.table({"article_id": pa.array(new, pa.string())}))
@@ -227,7 +233,7 @@ def _candidates(con, new: list[str]) -> dict[str, set[str]]:
         "WITH n AS (SELECT article_id, published_at FROM articles WHERE article_id IN (SELECT article_id FROM "
         "story_new)) "
         "SELECT n.article_id, a.article_id FROM n JOIN articles a ON a.story_id IS NOT NULL "
-        f"AND a.published_at BETWEEN n.published_at - {WINDOW_DAYS} AND n.published_at + {WINDOW_DAYS} "
+        f"AND a.published_at BETWEEN n.published_at - {int(window_days)} AND n.published_at + {int(window_days)} "
         "UNION "
         "SELECT new_id, old_id FROM ("
         "  SELECT n.article_id AS new_id, old.article_id AS old_id, count(DISTINCT m.entity_id) AS shared "

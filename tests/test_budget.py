@@ -15,7 +15,7 @@ from tests.conftest import SEEDS
 
 
 def test_the_block_is_stopped_when_its_budget_is_spent():
-    with pytest.raises(OverBudget, match="0.05 s"), time_budget(0.05):
+    with pytest.raises(OverBudget, match=r"0\.05 s"), time_budget(0.05):
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             pass

@@ -90,7 +90,7 @@ def hostile_inbox(tmp_path_factory) -> Path:
         "[" * 100_000 + "]" * 100_000,
         "{not json",
     ]) + "\n")
-    os.mkdir(hostile.as_posix().encode() + b"/latin1-\xe9t\xe9")
+    os.mkdir(hostile.as_posix().encode() + b"/latin1-\xe9t\xe9")  # noqa: PTH102 - Path takes no bytes name
     (Path(os.fsdecode(hostile.as_posix().encode() + b"/latin1-\xe9t\xe9")) / "article.txt").write_text(
         "Talks in Moscow\n\n" + long_prose(12, start=100))
     (hostile / "archives").mkdir()

@@ -27,7 +27,7 @@ def fetch_dag():
 @pytest.fixture
 def newsroom():
     """Three dated articles and one link that is gone, listed in an RSS feed with an ETag."""
-    with feed_site(story_pages(), lambda base: story_links(base) + [(f"{base}/gone.html", "Gone")]) as served:
+    with feed_site(story_pages(), lambda base: [*story_links(base), (f"{base}/gone.html", "Gone")]) as served:
         yield served
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import duckdb
 
-from pipeline.neardup import DEFAULT_THRESHOLD, NearDupIndex, lsh_layout
-from pipeline.store import connect, migrate
+from pipeline.neardup import DEFAULT_THRESHOLD, NearDupIndex, layout_for, lsh_layout, stored_layout
+from pipeline.store import connect, migrate, query
 from tests.conftest import SEEDS
 
 BODIES = {path.name[:3]: path.read_text() for path in sorted(SEEDS.glob("*.txt"))}
@@ -72,3 +77,34 @@ def test_nothing_is_written_before_flush():
     index.add("a004", BODIES["004"])
     assert counts(con) == (0, 0)
     assert index.match(BODIES["004"]).similarity == 1.0
+
+
+def test_a_threshold_that_needs_other_band_keys_is_refused_until_reindexed(tmp_path):
+    """Lowered below 0.6, the threshold needs another LSH layout: every stored article would silently stop
+    matching, so runs are refused with a one-line message until `news reindex` re-bands the stored signatures."""
+    db = tmp_path / "news.duckdb"
+    seed = sorted(SEEDS.glob("*.txt"))[0]
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / seed.name).write_text(seed.read_text())
+    (tmp_path / "later").mkdir()
+    (tmp_path / "later" / "copy.txt").write_text(edited(seed.read_text()))
+    env = {**os.environ, "NEWS_DATA_DIR": str(tmp_path), "NEWS_NEAR_DUPLICATE_THRESHOLD": "0.5"}
+    news = [str(Path(sys.executable).with_name("news"))]
+    first = subprocess.run([*news, "ingest", str(tmp_path / "inbox"), "--db", str(db), "--no-check"],
+                           capture_output=True, text=True, env={**env, "NEWS_NEAR_DUPLICATE_THRESHOLD": "0.8"})
+    assert first.returncode == 0, first.stderr
+
+    refused = subprocess.run([*news, "ingest", str(tmp_path / "later"), "--db", str(db), "--no-check"],
+                             capture_output=True, text=True, env=env)
+    assert refused.returncode == 2 and "news reindex" in refused.stderr and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    rebanded = subprocess.run([*news, "reindex", "--db", str(db)], capture_output=True, text=True, env=env)
+    assert rebanded.returncode == 0 and rebanded.stdout.startswith("news: 1 articles re-banded")
+    with connect(db, read_only=True) as con:
+        assert stored_layout(con) == layout_for(0.5) != layout_for(0.8)
+    again = subprocess.run([*news, "ingest", str(tmp_path / "later"), "--db", str(db), "--no-check"],
+                           capture_output=True, text=True, env=env)
+    assert again.returncode == 0, again.stderr
+    assert query(db, "SELECT state, reason FROM ingest_log WHERE source_uri LIKE '%copy.txt'")[1] == [
+        ("duplicate", "near_duplicate")]

@@ -55,13 +55,12 @@ def table(cluster: AirflowCluster, sql: str) -> list[tuple]:
 
 
 def writer_intervals(cluster: AirflowCluster, run_ids: list[str]) -> list[tuple[dt.datetime, dt.datetime, str, str]]:
-    intervals = []
-    for run_id in run_ids:
-        for ti in cluster.task_instances("news_ingest", run_id):
-            if ti["pool"] == DUCKDB_POOL:
-                intervals.append((dt.datetime.fromisoformat(ti["start_date"]),
-                                  dt.datetime.fromisoformat(ti["end_date"]), run_id, ti["task_id"]))
-    return sorted(intervals)
+    return sorted(
+        (dt.datetime.fromisoformat(ti["start_date"]), dt.datetime.fromisoformat(ti["end_date"]), run_id, ti["task_id"])
+        for run_id in run_ids
+        for ti in cluster.task_instances("news_ingest", run_id)
+        if ti["pool"] == DUCKDB_POOL
+    )
 
 
 def test_a_run_triggered_through_the_rest_api_succeeds_on_celery_workers(cluster, tmp_path):

@@ -199,7 +199,7 @@ def test_errors_are_one_line_without_the_echoed_sql(store):
 
 def test_a_missing_store_is_not_created(tmp_path):
     missing = tmp_path / "news.duckdb"
-    with pytest.raises(QueryError, match="^no such store: "):
+    with pytest.raises(QueryError, match=r"^no such store: "):
         read_only_query(missing, "SELECT 1")
     assert not missing.exists()
 
@@ -209,7 +209,7 @@ def test_a_file_that_is_not_duckdb_is_named(tmp_path):
     with sqlite3.connect(other) as con:
         con.execute("CREATE TABLE t (x)")
     con.close()
-    with pytest.raises(QueryError, match="^not a DuckDB store: .*file.sqlite$"):
+    with pytest.raises(QueryError, match=r"^not a DuckDB store: .*file\.sqlite$"):
         read_only_query(other, "SELECT 1")
 
 

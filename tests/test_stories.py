@@ -101,13 +101,14 @@ def synthetic_docs(n: int, seed: int = 5) -> list[Doc]:
     return docs
 
 
-def test_pruning_meets_every_pair_the_rule_accepts(monkeypatch):
-    """The index is exact: every pair `same_story` accepts is met (the cap on comparisons lifted), while far
-    fewer pairs than all are compared (neighbouring events share words and names, so about half)."""
+@pytest.mark.parametrize("window_days", [3, 7])
+def test_pruning_meets_every_pair_the_rule_accepts(monkeypatch, window_days):
+    """The index is exact for any story window: every pair `same_story` accepts is met (the cap on comparisons
+    lifted), while far fewer pairs than all are compared (neighbouring events share words and names)."""
     monkeypatch.setattr(stories, "MAX_COMPARED", len(docs := synthetic_docs(300)))
     idf = _idf(docs)
     vectors = {d.article_id: _tfidf(d.terms, idf) for d in docs}
-    pool = _Pool(idf, docs)
+    pool = _Pool(idf, docs, window_days)
     accepted = met = compared = 0
     for position, doc in enumerate(docs):
         earlier = {d.article_id for d in docs[:position]}
@@ -116,10 +117,10 @@ def test_pruning_meets_every_pair_the_rule_accepts(monkeypatch):
         for other in docs[:position]:
             evidence = Evidence(_cosine(vectors[doc.article_id], vectors[other.article_id]),
                                 _overlap(doc.entities, other.entities))
-            if same_story(doc, other, evidence):
+            if same_story(doc, other, evidence, window_days):
                 accepted += 1
                 met += other.article_id in meeting
         pool.add(doc, vectors[doc.article_id])
     assert accepted > 300
     assert met == accepted
-    assert compared < 0.6 * len(docs) * (len(docs) - 1) / 2
+    assert compared < (0.6 if window_days == 3 else 0.9) * len(docs) * (len(docs) - 1) / 2

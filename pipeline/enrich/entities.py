@@ -21,9 +21,9 @@ from spacy.tokens import Doc, Span
 
 from pipeline.enrich.linking import Linker, display_name, majority_label
 from pipeline.enrich.names import INNER_POSSESSIVE, canonical_key, curate, is_junk, normalise_name, trim_span
-from pipeline.records import Mention
+from pipeline.records import ENTITY_LABELS, Mention
 
-KEPT_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP"})
+KEPT_LABELS = frozenset(ENTITY_LABELS)
 
 _UNNEEDED_PIPES = ("tagger", "attribute_ruler", "lemmatizer", "senter")
 
@@ -74,7 +74,8 @@ def _tagged(nlp: Language, texts: list[str], batch_size: int) -> Iterator[Doc]:
     """One Doc per text, long texts read in pieces of at most `PIECE_CHARS` cut after a line break (else a
     space) and joined again, so memory follows the piece, not the article."""
     pieces = ((piece, index) for index, text in enumerate(texts) for piece in _pieces(model_text(text)))
-    current, parts = 0, []
+    current = 0
+    parts: list[Doc] = []
     for doc, index in nlp.pipe(pieces, batch_size=batch_size, as_tuples=True):
         if index != current:
             yield _joined(parts)

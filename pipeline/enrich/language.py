@@ -30,7 +30,7 @@ def load_profiles() -> None:
     _factory()
 
 
-def detect_language(text: str) -> tuple[str | None, float | None]:
+def detect_language(text: str, min_probability: float = MIN_PROBABILITY) -> tuple[str | None, float | None]:
     """ISO 639-1 code and probability, or (None, None) when the text does not say."""
     sample = text[:SAMPLE_CHARS]
     if len(sample.strip()) < MIN_CHARS:
@@ -43,6 +43,6 @@ def detect_language(text: str) -> tuple[str | None, float | None]:
         best = detector.get_probabilities()[0]
     except (LangDetectException, IndexError):
         return None, None
-    if best.prob < MIN_PROBABILITY:
+    if best.prob < min_probability:
         return None, round(best.prob, 4)
     return best.lang.split("-")[0], round(best.prob, 4)

@@ -231,7 +231,7 @@ def _kind(block: str) -> str:
         return "caption"
     if len(block) >= 80 and words >= 10 and _ends_sentence(block):
         return "good"
-    if len(block) >= 40 and _ends_sentence(block) or len(block) >= 200:
+    if (len(block) >= 40 and _ends_sentence(block)) or len(block) >= 200:
         return "medium"
     return "short"
 
@@ -248,7 +248,7 @@ def _is_consent(block: str, lower: str) -> bool:
     pre-check first, as the case-insensitive scan of a whole paragraph is slow and prose rarely has any."""
     if not _CONSENT_HINTS.search(lower):
         return False
-    return len(set(m.lower() for m in _CONSENT.findall(block))) >= 2
+    return len({m.lower() for m in _CONSENT.findall(block)}) >= 2
 
 
 def _has_boiler_words(block: str, lower: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import htmldate
 
@@ -94,6 +95,7 @@ def find_dates(text: str) -> list[tuple[dt.date, tuple[int, int]]]:
 
 def _to_date(order: str, groups: tuple[str, ...]) -> dt.date | None:
     """Date from regex groups; numeric dates are day-first unless only month-first is valid."""
+    month: str | int
     if order == "ymd":
         year, month, day = groups
     elif order == "dmy":
@@ -154,7 +156,8 @@ def choose_text_dates(candidates: list[DateCandidate]) -> tuple[dt.date | None, 
     return None, None, None
 
 
-def html_date_candidates(html: str, url: str | None, document: dict, today: dt.date) -> Iterator[DateCandidate]:
+def html_date_candidates(html: str, url: str | None, document: dict[str, Any],
+                         today: dt.date) -> Iterator[DateCandidate]:
     """htmldate on markup first, then its extensive text search, then trafilatura's metadata date."""
     found = [
         ("htmldate_original", "published", _htmldate(html, url, today, original=True, extensive=False)),

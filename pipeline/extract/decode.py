@@ -203,7 +203,7 @@ def _readable(sample: bytes, encoding: str) -> bool:
 
 
 def _control_share(codes: Sequence[int]) -> float:
-    controls = sum(1 for code in codes if code < 9 or 13 < code < 32 and code != 27)
+    controls = sum(1 for code in codes if code < 9 or (13 < code < 32 and code != 27))
     return controls / len(codes) if codes else 0.0
 
 

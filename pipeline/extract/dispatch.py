@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from typing import Any
 
 from pipeline.extract.decode import NotText, decode
 from pipeline.extract.html import extract_html
@@ -56,7 +57,7 @@ def _warned(extraction: Extraction, warnings: tuple[str, ...] | list[str]) -> Ex
 def _storable(extraction: Extraction) -> Extraction:
     """Lone surrogates replaced in every text field, whichever extractor let them through: a single one
     fails the UTF-8 write of the whole batch."""
-    changes = {}
+    changes: dict[str, Any] = {}  # only str fields, but replace(**changes) is checked against every field
     for name in TEXT_FIELDS:
         value = getattr(extraction, name)
         if value is not None and without_surrogates(value) != value:

@@ -10,11 +10,13 @@ import datetime as dt
 import html as html_entities
 import json
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
 from lxml.etree import ParserError
+from trafilatura.settings import Document
 
 from pipeline.extract.dates import choose_html_dates, html_date_candidates
 from pipeline.extract.titles import headline_key, names_site, site_keys, strip_site_name, title_keys
@@ -31,8 +33,9 @@ LiveBlogPosting, ...), as opposed to the WebPage, Organization or VideoObject it
 
 def extract_html(html: str, url: str | None = None, today: dt.date | None = None) -> Extraction:
     today = today or dt.date.today()
-    document = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                           include_tables=False, as_dict=True)
+    extracted = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
+                                            include_tables=False)
+    document = extracted.as_dict() if isinstance(extracted, Document) else extracted
     title = _headline(html, document or {}, url)
     if not document:
         return Extraction(body="", title=title)
@@ -51,7 +54,7 @@ def extract_html(html: str, url: str | None = None, today: dt.date | None = None
     )
 
 
-def _headline(html: str, document: dict, url: str | None) -> str | None:
+def _headline(html: str, document: dict[str, Any], url: str | None) -> str | None:
     """The headline readers saw, chosen by this precedence:
 
     1. When og:title says something else than <title> (site names aside), the publisher wrote a
@@ -91,7 +94,7 @@ def _differs(og_title: str | None, page_title: str | None, sites: list[str]) -> 
     return headline_key(strip_site_name(og_title, sites)) != headline_key(strip_site_name(page_title, sites))
 
 
-def _json_ld_headline(tree) -> str | None:
+def _json_ld_headline(tree: lxml.html.HtmlElement | None) -> str | None:
     """`headline` of the first schema.org article item in the page's JSON-LD blocks; broken JSON is skipped,
     as pages often ship it with stray commas or HTML comments."""
     if tree is None:
@@ -110,7 +113,7 @@ def _json_ld_headline(tree) -> str | None:
     return None
 
 
-def _json_ld_items(data: object) -> Iterator[dict]:
+def _json_ld_items(data: object) -> Iterator[dict[str, object]]:
     """Every object in a JSON-LD document, depth first: items sit at the top, in lists or under @graph."""
     stack = [data]
     while stack:
@@ -130,13 +133,13 @@ def _tree(html: str) -> lxml.html.HtmlElement | None:
         return None
 
 
-def _first(tree, xpath: str) -> str | None:
+def _first(tree: lxml.html.HtmlElement | None, xpath: str) -> str | None:
     found = tree.xpath(xpath) if tree is not None else []
     text = " ".join(str(found[0]).split()) if found else ""
     return text or None
 
 
-def _h1s(tree) -> list[str]:
+def _h1s(tree: lxml.html.HtmlElement | None) -> list[str]:
     if tree is None:
         return []
     return [text for text in (" ".join(h1.text_content().split()) for h1 in tree.iter("h1")) if text]

@@ -76,7 +76,8 @@ def _shown_headline(page: Page) -> int | None:
     first = page.blocks[0]
     full = headline_key(first)
     keys = title_keys(first) - _site_segment_keys(first)
-    lead = fold(first[: _SEPARATOR.search(first).start()] if _SEPARATOR.search(first) else first)
+    separator = _SEPARATOR.search(first)
+    lead = fold(first[: separator.start()] if separator else first)
     best: tuple[int, int] | None = None
     for i in range(1, min(page.start + 1, len(page.blocks))):
         block = page.blocks[i]
@@ -87,9 +88,8 @@ def _shown_headline(page: Page) -> int | None:
             return i
         if word_count(block) < 3 or page.kinds[i] in ("meta", "boiler", "stop"):
             continue
-        if key in keys or _after_date_prefix(lead, fold(block)):
-            if best is None or len(key) >= best[0]:
-                best = (len(key), i)
+        if (key in keys or _after_date_prefix(lead, fold(block))) and (best is None or len(key) >= best[0]):
+            best = (len(key), i)
     return best[1] if best else None
 
 

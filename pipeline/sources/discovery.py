@@ -93,7 +93,7 @@ def _resolve(base: str, link: str) -> str:
         return link
 
 
-def _sitemap_entry(node) -> Entry | None:
+def _sitemap_entry(node: etree._Element) -> Entry | None:
     loc = node.findtext(f"{SITEMAP_NS}loc")
     if not loc or not loc.strip():
         return None
@@ -102,7 +102,7 @@ def _sitemap_entry(node) -> Entry | None:
     return Entry(loc.strip(), title.strip() if title else None, _iso_date(published))
 
 
-def _struct_date(entry) -> dt.date | None:
+def _struct_date(entry: feedparser.FeedParserDict) -> dt.date | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 from pipeline.records import RawDoc
 from pipeline.sources.base import ReadContext, SourceState
@@ -117,14 +117,15 @@ def _not_readable(path: Path) -> str | None:
     return f"not a regular file: {_FILE_TYPES.get(file_type, 'a special file')}"
 
 
-def _once(entry: Entry, seen: set) -> Iterator[Entry]:
+def _once(entry: Entry, seen: set[tuple[int, int] | str]) -> Iterator[Entry]:
     """Each file once, by device and inode (`a.txt a.txt`, overlapping folders); by absolute path when the
     entry cannot be looked at (a dangling link, a loop)."""
+    identity: tuple[int, int] | str
     try:
         info = entry.path.stat()
         identity = (info.st_dev, info.st_ino)
     except OSError:
-        identity = os.path.abspath(entry.path)
+        identity = os.path.abspath(entry.path)  # noqa: PTH100 - resolve() would follow the broken link
     if identity not in seen:
         seen.add(identity)
         yield entry
@@ -198,7 +199,7 @@ def split_jsonl(path: Path, max_bytes: int) -> Iterator[RawDoc]:
         yield RawDoc(f"file:{name}#{content_digest(b'')[:16]}", source, "json", b"", problem="empty input")
 
 
-def _capped_lines(handle, max_bytes: int) -> Iterator[bytes]:
+def _capped_lines(handle: BinaryIO, max_bytes: int) -> Iterator[bytes]:
     """Lines of a binary file; a line longer than `max_bytes` is cut there and the rest of it skipped, so one
     enormous line costs at most `max_bytes` of memory."""
     while True:

@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import ssl
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -100,7 +103,7 @@ class PoliteClient:
     def __enter__(self) -> PoliteClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def run_deadline_reached(self) -> bool:
@@ -244,7 +247,7 @@ class PoliteClient:
 class _Deadline:
     """When the request under way must end; read by the sockets, so no read or write waits past it."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.ends: float | None = None
         self.cut_short = False
         """Whether an operation's timeout was shortened to the deadline, so a timeout now means the deadline."""
@@ -288,12 +291,12 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
-    def start_tls(self, ssl_context, server_hostname: str | None = None,
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
         timeout = self._deadline.clamp(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout), self._deadline)
 
-    def get_extra_info(self, info: str):
+    def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)
 
 
@@ -304,7 +307,7 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._sync, self._deadline = httpcore.SyncBackend(), deadline
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options=None) -> httpcore.NetworkStream:
+                    socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.NetworkStream:
         stream = self._sync.connect_tcp(host, port, self._deadline.clamp(timeout, httpcore.ConnectTimeout),
                                         local_address, socket_options)
         return _DeadlineStream(stream, self._deadline)

@@ -14,10 +14,11 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import BinaryIO, ClassVar
 
 import lz4.frame
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
 
 from pipeline.records import RawDoc
 from pipeline.sources.base import ReadContext, SourceState
@@ -86,14 +87,14 @@ def read_archive(path: Path, max_bytes: int) -> Iterator[RawDoc]:
         yield RawDoc(f"file:{name}#empty#{digest}", source, "archive", b"", problem=what)
 
 
-def _open(path: Path):
+def _open(path: Path) -> BinaryIO:
     """lz4 frames are decompressed as a stream; warcio itself handles plain and gzip members."""
     if path.name.lower().endswith(".lz4"):
         return lz4.frame.open(path, "rb")
     return path.open("rb")
 
 
-def _record_doc(path: Path, number: int, record, max_bytes: int) -> RawDoc:
+def _record_doc(path: Path, number: int, record: ArcWarcRecord, max_bytes: int) -> RawDoc:
     url = _target_uri(record)
     source_uri = f"{printable_path(path)}#record-{number}"
     content = record.content_stream().read(max_bytes + 1)
@@ -111,12 +112,12 @@ def _record_doc(path: Path, number: int, record, max_bytes: int) -> RawDoc:
     return RawDoc(key, source_uri, "html", content, url=url, problem=problem)
 
 
-def _target_uri(record) -> str | None:
+def _target_uri(record: ArcWarcRecord) -> str | None:
     uri = record.rec_headers.get_header("WARC-Target-URI")
     return uri.strip().strip("<>") if uri and uri.strip() else None
 
 
-def _content_type(record) -> str:
+def _content_type(record: ArcWarcRecord) -> str:
     header = record.http_headers.get_header("Content-Type") if record.http_headers else None
     header = header or record.rec_headers.get_header("Content-Type") or ""
     return header.split(";")[0].strip().lower()

@@ -154,7 +154,8 @@ class _Frontier:
 
     def add(self, urls: Iterable[str]) -> set[str]:
         """Adds the pages not known yet; returns the keys of all of `urls`."""
-        keys, new = set(), {}
+        keys: set[str] = set()
+        new: dict[str, str] = {}
         for url in urls:
             key = url_doc_key(url)
             keys.add(key)
@@ -195,7 +196,9 @@ def _poll(source: WebListing, client: PoliteClient, last: ListingState | None, f
                            last_modified=last.last_modified if last else None)
     listing, problem = _read_listing(source.url, fetched)
     inputs = [_listing_input(source.name, source.url, fetched, problem)] if problem else []
-    pages, notes, walked_in_full = set(), [], True
+    pages: set[str] = set()
+    notes: list[str] = []
+    walked_in_full = True
     if listing:
         pages = frontier.add(entry.url for entry in listing.entries)
         if listing.kind == "sitemap_index":

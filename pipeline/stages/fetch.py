@@ -92,7 +92,7 @@ def _settled_in_snapshot(folder: RunFolder, keys: set[str]) -> set[str]:
     return {key for key in keys if page_key(key) in settled}
 
 
-def _logged_inputs(con, run_id: str) -> list[RawDoc]:
+def _logged_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> list[RawDoc]:
     """The inputs a run already logged, as inputs again.
 
     `plan_docs` settles the loaded, duplicate and rejected ones from the store; the failed ones are

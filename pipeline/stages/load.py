@@ -62,7 +62,7 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
         for batch in batches:
             ledger += _load_outcomes(con, batch.outcomes, settings.db_path.parent / REJECTS_FOLDER,
                                      settings.inline_reject_bytes)
-        near = NearDupIndex(con)
+        near = NearDupIndex(con, settings.near_duplicate_threshold)
         kept, verdicts = _dedup(con, articles, run_id, near)
         ledger += verdicts
         _insert_articles(con, articles, kept, run_id)
@@ -71,7 +71,7 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
         con.register("incoming_dates", _only(_concat([b.dates for b in batches], run_folder.DATE_SCHEMA), keep))
         con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
         _load_entities(con, _only(_concat([b.mentions for b in batches], run_folder.MENTION_SCHEMA), keep))
-        assign_stories(con, keep)
+        assign_stories(con, keep, settings.story_window_days)
         near.flush()
         ledger = _settle_repeats(ledger)
         _write_ledger(con, run_id, ledger)

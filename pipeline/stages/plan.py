@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import duckdb
+
 from pipeline import run_folder
+from pipeline.neardup import check_layout
 from pipeline.records import LedgerEntry, LedgerState, RawDoc, Reason
 from pipeline.run_folder import RunFolder
 from pipeline.settings import Settings
@@ -80,13 +83,13 @@ def plan_source(source: Source, settings: Settings, run_id: str) -> Plan:
     return plan_docs(source.read(context), settings, run_id, source.label, states=source.states)
 
 
-def read_source_states(con, kind: str) -> list[SourceState]:
+def read_source_states(con: duckdb.DuckDBPyConnection, kind: str) -> list[SourceState]:
     rows = con.execute("SELECT source_id, value FROM source_state WHERE kind = ?", [kind]).fetchall()
     return [SourceState(source_id, kind, json.loads(value)) for source_id, value in rows]
 
 
 def plan_docs(docs: Iterable[RawDoc], settings: Settings, run_id: str, source: str,
-              states=lambda: []) -> Plan:
+              states: Callable[[], list[SourceState]] = list) -> Plan:
     """Skip, before any expensive stage, the inputs already ingested, and batch the rest.
 
     An input seen in an earlier run keeps its earlier fate: a loaded article is now a duplicate of
@@ -116,6 +119,7 @@ def plan_docs(docs: Iterable[RawDoc], settings: Settings, run_id: str, source: s
 
     with connect(settings.db_path) as con:
         migrate(con)
+        check_layout(con, settings.near_duplicate_threshold)
         for chunk in _chunks(docs, SETTLE_CHUNK, settings.batch_bytes):
             chunk = [replace(doc, doc_key=input_key(doc.doc_key, doc.content)) for doc in chunk]
             n_inputs += len(chunk)
@@ -177,7 +181,7 @@ def loaded_reason(version_of: str | None) -> Reason | None:
     return Reason.NEW_VERSION if version_of else None
 
 
-def _seen_before(con, keys: set[str], run_id: str) -> dict[str, LedgerEntry]:
+def _seen_before(con: duckdb.DuckDBPyConnection, keys: set[str], run_id: str) -> dict[str, LedgerEntry]:
     if not keys:
         return {}
     con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT unnest(?::VARCHAR[]) AS doc_key", [sorted(keys)])

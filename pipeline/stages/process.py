@@ -70,7 +70,7 @@ def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tupl
         raise Rejected(f"body too long: {len(extraction.body)} chars of text after cleaning "
                        f"(> {settings.max_body_chars}), not one article")
     extraction = _within_calendar(extraction)
-    language, probability = detect_language(extraction.body)
+    language, probability = detect_language(extraction.body, settings.language_min_probability)
     url = raw.url or extraction.url
     article_id = article_id_for(raw.doc_key)
     dates = [{"article_id": article_id, "value": c.value, "kind": c.kind, "rule": c.rule}

@@ -16,7 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 WORDS = ("council minister river bridge market bank inflation wages election parliament police court storm "
@@ -97,10 +97,9 @@ class FaultSite(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        # The client gave up waiting (the slow route's purpose) or stopped reading at its size cap.
+        with suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up waiting (the slow route's purpose) or stopped reading at its size cap
 
     def reply_feed(self, links: list[str]):
         self.reply(200, rss([(link, f"Article {n}") for n, link in enumerate(links)]),
@@ -224,10 +223,11 @@ class FaultSite(BaseHTTPRequestHandler):
     def route_recovering_feed_xml(self):
         """As `server.feed_health` says: "unreadable" (the default), "down" (503) or "repaired"."""
         if self.server.feed_health == "down":
-            return self.reply(503, b"down for maintenance")
-        if self.server.feed_health == "repaired":
-            return self.reply_feed([f"{self.base()}/a/repaired.html"])
-        self.route_invalid_feed_xml()
+            self.reply(503, b"down for maintenance")
+        elif self.server.feed_health == "repaired":
+            self.reply_feed([f"{self.base()}/a/repaired.html"])
+        else:
+            self.route_invalid_feed_xml()
 
     def route_ipv6_feed_xml(self):
         """One good link and two that urlsplit and httpx refuse to parse."""
