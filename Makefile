@@ -39,7 +39,7 @@ run: $(AIRFLOW_HOME)/.initialised
 	@echo "Airflow run log: $(AIRFLOW_HOME)/last-run.log"
 	$(BIN)/news report
 
-test: install
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # `airflow standalone` answers on this address only (make airflow AIRFLOW_API_HOST=0.0.0.0 to expose it), and runs
@@ -77,8 +77,9 @@ eval-entities: install
 eval-dedup: install
 	$(BIN)/python -m tools.evaluate dedup --data $(SHARED)/eval $(EVAL_ARGS)
 
-lint: install typecheck
+lint: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 typecheck: install
 	$(BIN)/mypy

@@ -9,7 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from pipeline.settings import PROJECT_ROOT, load_settings
+from pipeline.settings import PROJECT_ROOT, Settings, load_settings
 from pipeline.sources.registry import DEFAULT_KIND, LISTING_KINDS, SOURCE_KINDS
 
 
@@ -77,7 +77,7 @@ def _new_run_id(prefix: str) -> str:
     return f"{prefix}__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
 
 
-def _finish(settings, run_id: str, check: bool = True) -> int:
+def _finish(settings: Settings, run_id: str, check: bool = True) -> int:
     """Gate the run (unless told not to), print its summary; exit 1 when a critical expectation failed."""
     from pipeline.report import format_summary
 
@@ -90,7 +90,7 @@ def _finish(settings, run_id: str, check: bool = True) -> int:
     return 0 if passed else 1
 
 
-def cmd_ingest(args, settings) -> int:
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.neardup import LayoutMismatch
     from pipeline.sources.registry import source_for
     from pipeline.stages.run import run_source
@@ -109,7 +109,7 @@ def cmd_ingest(args, settings) -> int:
     return _finish(settings, run_id, check=not args.no_check)
 
 
-def cmd_fetch(args, settings) -> int:
+def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.neardup import LayoutMismatch
     from pipeline.sources.http import HttpPolicy
     from pipeline.sources.web import load_listings, url_listings
@@ -127,7 +127,7 @@ def cmd_fetch(args, settings) -> int:
     return _finish(settings, run_id)
 
 
-def cmd_reindex(args, settings) -> int:
+def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     """Re-band the stored signatures for the threshold in force, in one transaction."""
     from pipeline.neardup import layout_for, reindex, stored_layout
     from pipeline.store import connect, migrate
@@ -147,7 +147,7 @@ def cmd_reindex(args, settings) -> int:
     return 0
 
 
-def cmd_query(args, settings) -> int:
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 2 with one line on stderr, never a traceback, for SQL the sandbox refuses or DuckDB rejects."""
     from pipeline.report import format_table
     from pipeline.store import QueryError, read_only_query
@@ -177,7 +177,7 @@ def _query_text(argument: str) -> str:
     raise QueryError(f"unknown named query {argument!r}; named queries: {', '.join(named_queries())}")
 
 
-def cmd_check(args, settings) -> int:
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.quality import validate_run
     from pipeline.report import latest_run_id
 
@@ -193,7 +193,7 @@ def cmd_check(args, settings) -> int:
     return 0 if result.ok else 1
 
 
-def cmd_report(args, settings) -> int:
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.report import format_summary, latest_run_id
 
     run_id = args.run_id or latest_run_id(settings.db_path)

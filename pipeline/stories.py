@@ -224,7 +224,7 @@ def _prefix(mass: dict[str, float], rank: dict[str, int], limit: float) -> list[
     return prefix
 
 
-def _candidates(con, new: list[str], window_days: int) -> dict[str, set[str]]:
+def _candidates(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int) -> dict[str, set[str]]:
     """Already-assigned articles worth comparing with each new one: dated within the window, or, when either is
     undated, sharing at least `MIN_SHARED_ENTITIES` tagged entities (the most-sharing first, capped)."""
     con.register("story_new", pa.table({"article_id": pa.array(new, pa.string())}))
@@ -251,14 +251,14 @@ def _candidates(con, new: list[str], window_days: int) -> dict[str, set[str]]:
     return found
 
 
-def _story_ids(con, article_ids: set[str]) -> dict[str, str]:
+def _story_ids(con: duckdb.DuckDBPyConnection, article_ids: set[str]) -> dict[str, str]:
     if not article_ids:
         return {}
     return dict(con.execute("SELECT article_id, story_id FROM articles WHERE article_id = ANY(?)",
                             [sorted(article_ids)]).fetchall())
 
 
-def _docs(con, article_ids: list[str]) -> dict[str, Doc]:
+def _docs(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, Doc]:
     """Title+lead terms and weighted entities of the articles, read in two bulk queries."""
     rows = con.execute("SELECT article_id, published_at, title, body, version_of FROM articles "
                        "WHERE article_id = ANY(?)", [article_ids]).fetchall()
@@ -288,7 +288,7 @@ def _entity_weights(counts: dict[str, tuple[str, int]]) -> dict[str, float]:
     return {entity_id: LABEL_WEIGHTS[label] * n / total for entity_id, (label, n) in counts.items()}
 
 
-def _idf(docs) -> dict[str, float]:
+def _idf(docs: Iterable[Doc]) -> dict[str, float]:
     """Smoothed inverse document frequency over the compared articles (log((1 + N) / (1 + df)) + 1)."""
     docs = list(docs)
     df = Counter(term for doc in docs for term in doc.terms)
@@ -314,7 +314,7 @@ def _overlap(a: dict[str, float], b: dict[str, float]) -> float:
     return shared / largest if largest > 0 else 0.0
 
 
-def _write(con, decided: dict[str, str]) -> None:
+def _write(con: duckdb.DuckDBPyConnection, decided: dict[str, str]) -> None:
     """Set articles.story_id for the new articles, then recompute every touched story row from its articles."""
     con.register("story_assignments", pa.table({"article_id": pa.array(list(decided), pa.string()),
                                                 "story_id": pa.array(list(decided.values()), pa.string())}))

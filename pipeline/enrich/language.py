@@ -6,6 +6,10 @@ It abstains (None) on text too short or too uncertain to call, rather than guess
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from langdetect import DetectorFactory
 
 MIN_CHARS = 40
 MIN_PROBABILITY = 0.80
@@ -13,7 +17,7 @@ SAMPLE_CHARS = 2000
 
 
 @lru_cache(maxsize=1)
-def _factory():
+def _factory() -> DetectorFactory:
     from langdetect import DetectorFactory
     from langdetect.detector_factory import init_factory
 

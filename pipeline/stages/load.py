@@ -14,7 +14,9 @@ import json
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+from typing import TypedDict
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -81,7 +83,7 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
     return summary
 
 
-def _commit_source_states(con, run_id: str, states: tuple[SourceState, ...]) -> None:
+def _commit_source_states(con: duckdb.DuckDBPyConnection, run_id: str, states: tuple[SourceState, ...]) -> None:
     """What the run's sources read up to, stored with what they produced: a run that dies before this commit
     leaves the old state, so the next run reads the same inputs again (and settles those already stored)."""
     if not states:
@@ -128,7 +130,7 @@ def _in_keeping_order(articles: pa.Table) -> pa.Table:
                              ("article_id", "ascending", "at_end")])
 
 
-def _load_outcomes(con, path: Path, files: Path, inline_bytes: int) -> list[LedgerEntry]:
+def _load_outcomes(con: duckdb.DuckDBPyConnection, path: Path, files: Path, inline_bytes: int) -> list[LedgerEntry]:
     """One batch's rejected and failed inputs. A reject keeps its raw bytes: up to `inline_bytes` in the row, above
     that in a content-addressed file under `files` (written before the commit; a killed run leaves at most a
     file the re-run writes again under the same name)."""
@@ -158,7 +160,8 @@ def _raw_file(raw: bytes, files: Path) -> str:
     return f"{files.name}/{name}"
 
 
-def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[pa.Table, list[LedgerEntry]]:
+def _dedup(con: duckdb.DuckDBPyConnection, articles: pa.Table, run_id: str,
+           near: NearDupIndex) -> tuple[pa.Table, list[LedgerEntry]]:
     """Which articles to load (with their version links), and a ledger entry for every article.
 
     Precedence: the same input loaded before (`seen_before`); then the same page (canonical URL), which makes
@@ -199,7 +202,7 @@ def _dedup(con, articles: pa.Table, run_id: str, near: NearDupIndex) -> tuple[pa
     return pa.Table.from_pylist(keep, schema=_KEPT_SCHEMA), verdicts
 
 
-def _known(con, articles: pa.Table) -> tuple[ExactIndex, dict[str, tuple[str, str | None]]]:
+def _known(con: duckdb.DuckDBPyConnection, articles: pa.Table) -> tuple[ExactIndex, dict[str, tuple[str, str | None]]]:
     """The stored articles the incoming ones can meet: same article_id, same canonical URL or same content hash,
     the index in version order; plus article_id → (run_id, version_of) of those."""
     con.register("incoming_keys", articles.select(["article_id", "canonical_url", "content_hash"]))
@@ -214,7 +217,7 @@ def _known(con, articles: pa.Table) -> tuple[ExactIndex, dict[str, tuple[str, st
             {a: (run, version_of) for a, _, _, run, version_of, _ in rows})
 
 
-def _insert_articles(con, articles: pa.Table, keep: pa.Table, run_id: str) -> None:
+def _insert_articles(con: duckdb.DuckDBPyConnection, articles: pa.Table, keep: pa.Table, run_id: str) -> None:
     con.register("incoming_articles", _only(articles, keep["article_id"].to_pylist()))
     con.register("incoming_versions", keep)
     con.execute(
@@ -229,7 +232,7 @@ def _insert_articles(con, articles: pa.Table, keep: pa.Table, run_id: str) -> No
     )
 
 
-def _insert_duplicates(con, verdicts: list[LedgerEntry], run_id: str) -> None:
+def _insert_duplicates(con: duckdb.DuckDBPyConnection, verdicts: list[LedgerEntry], run_id: str) -> None:
     """Distinct documents that duplicate a kept article; `seen_before` replays are not new documents."""
     rows = [{"doc_key": v.doc_key, "duplicate_of": v.article_id, "rule": str(v.reason), "similarity": v.similarity,
              "run_id": run_id}
@@ -240,7 +243,18 @@ def _insert_duplicates(con, verdicts: list[LedgerEntry], run_id: str) -> None:
                     "FROM incoming_duplicates")
 
 
-def _load_entities(con, mentions: pa.Table) -> None:
+class _IncomingEntity(TypedDict):
+    """A row of `incoming_entities` while a load gathers it; aliases become a sorted list when it is written."""
+
+    entity_id: str
+    name: str
+    label: str
+    name_key: str
+    aliases: set[str]
+    country_code: str | None
+
+
+def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table) -> None:
     """Attach each mention to a corpus entity, creating entities not seen before.
 
     A place's country code is set when its entity is created, or on a later load of an entity created before
@@ -257,7 +271,8 @@ def _load_entities(con, mentions: pa.Table) -> None:
         by_article[row["article_id"]].append(
             Mention(row["surface"], row["label"], row["start_char"], row["end_char"], row["canonical"]))
     resolved = resolve_corpus(by_article.values(), known)
-    entity_rows, mention_rows = {}, []
+    entity_rows: dict[str, _IncomingEntity] = {}
+    mention_rows = []
     for row in rows:
         key, name, label = resolved[row["canonical"]]
         entity_id = entity_id_for(label, key)
@@ -289,7 +304,7 @@ def _load_entities(con, mentions: pa.Table) -> None:
     )
 
 
-def _write_ledger(con, run_id: str, ledger: list[LedgerEntry]) -> None:
+def _write_ledger(con: duckdb.DuckDBPyConnection, run_id: str, ledger: list[LedgerEntry]) -> None:
     at = _now()
     rows = [{**entry.row(), "run_id": run_id, "logged_at": at} for entry in ledger]
     if not rows:
@@ -299,7 +314,7 @@ def _write_ledger(con, run_id: str, ledger: list[LedgerEntry]) -> None:
                 "logged_at FROM incoming_ledger")
 
 
-def _write_run(con, plan: Plan, ledger: list[LedgerEntry]) -> RunSummary:
+def _write_run(con: duckdb.DuckDBPyConnection, plan: Plan, ledger: list[LedgerEntry]) -> RunSummary:
     counts = {state: sum(1 for entry in ledger if entry.state is state) for state in LedgerState}
     summary = RunSummary(plan.run_id, plan.n_inputs, counts[LedgerState.LOADED], counts[LedgerState.DUPLICATE],
                          counts[LedgerState.REJECTED], counts[LedgerState.FAILED], plan.started_at, _now())
