@@ -93,6 +93,12 @@ def hostile_inbox(tmp_path_factory) -> Path:
     os.mkdir(hostile.as_posix().encode() + b"/latin1-\xe9t\xe9")  # noqa: PTH102 - Path takes no bytes name
     (Path(os.fsdecode(hostile.as_posix().encode() + b"/latin1-\xe9t\xe9")) / "article.txt").write_text(
         "Talks in Moscow\n\n" + long_prose(12, start=100))
+    bad_byte_page = f"<html><head><meta charset='utf-8'><title>Talks</title></head><body><article><p>Here’s " \
+                    f"what happened. {long_prose(8, start=300)}</p></article></body></html>".encode()
+    (hostile / "one-bad-byte.html").write_bytes(bad_byte_page.replace(b"what happened", b"what \xff happened"))
+    (hostile / "utf16.txt").write_bytes(f"Talks in Moscow\n\n{long_prose(8, start=400)}".encode("utf-16"))
+    with_nul = f"Talks in Moscow\n\n{long_prose(8, start=500)}".encode().replace(b"committee", b"com\x00mittee", 1)
+    (hostile / "nul-byte.txt").write_bytes(with_nul)
     (hostile / "archives").mkdir()
     (hostile / "archives" / "no-target-uri.warc.gz").write_bytes(warc([(None, PAGE.encode())]))
     (hostile / "archives" / "bad-ipv6.warc.gz").write_bytes(warc([("http://[::1/news/1", PAGE.encode())]))
@@ -181,6 +187,17 @@ def test_every_hostile_class_has_the_fate_it_deserves(hostile_run):
     assert reason["hostile/escape.txt"].startswith("symlink to outside")
     assert reason["hostile/pipe.txt"] == "not a regular file: a FIFO"
     assert {state[f"hostile/many-lines.jsonl#L{n}"] for n in range(1, 401)} == {"loaded"}
+
+
+def test_text_with_a_bad_byte_a_nul_or_utf16_loads_unmangled_and_says_what_was_repaired(hostile_run):
+    db, _ = hostile_run
+    rows = dict(query(db, "SELECT regexp_extract(source_uri, '[^/]+$'), struct_pack(body, warnings) FROM articles "
+                          "WHERE source_uri LIKE '%one-bad-byte.html' OR source_uri LIKE '%utf16.txt' "
+                          "OR source_uri LIKE '%nul-byte.txt'")[1])
+    assert set(rows) == {"one-bad-byte.html", "utf16.txt", "nul-byte.txt"}
+    assert "Here’s" in rows["one-bad-byte.html"]["body"] and "Ã" not in rows["one-bad-byte.html"]["body"]
+    assert rows["one-bad-byte.html"]["warnings"] and rows["nul-byte.txt"]["warnings"]
+    assert "committee met again" in rows["utf16.txt"]["body"]
 
 
 def test_a_file_reached_twice_has_one_row_and_a_repeated_reject_points_at_no_article(hostile_run):
