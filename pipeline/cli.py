@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -64,11 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--run-id", help="run to report (default: the latest run)")
     report.set_defaults(handler=cmd_report)
 
+    shell = commands.add_parser("shell", help="Open the DuckDB CLI on the store, read-only (the same DuckDB version "
+                                              "as the pipeline, from the duckdb-cli package).")
+    shell.set_defaults(handler=cmd_shell)
+
     reindex = commands.add_parser("reindex", help="Rebuild the near-duplicate band keys for the configured "
                                                   "threshold (NEWS_NEAR_DUPLICATE_THRESHOLD).")
     reindex.set_defaults(handler=cmd_reindex)
 
-    for sub in (ingest, fetch, query, check, report, reindex):
+    for sub in (ingest, fetch, query, check, report, shell, reindex):
         sub.add_argument("--db", help="DuckDB file (default: $NEWS_DB or data/news.duckdb)")
     return parser
 
@@ -125,6 +130,18 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"news: {error}", file=sys.stderr)
         return 2
     return _finish(settings, run_id)
+
+
+def cmd_shell(args: argparse.Namespace, settings: Settings) -> int:
+    """The DuckDB CLI of the pipeline's own DuckDB version, so the store's format is one it reads."""
+    binary = Path(sys.executable).with_name("duckdb")
+    if not binary.is_file():
+        print("news: no DuckDB CLI beside this Python; install the project (pip install duckdb-cli)", file=sys.stderr)
+        return 2
+    if not Path(settings.db_path).is_file():
+        print(f"news: no store at {settings.db_path} yet", file=sys.stderr)
+        return 2
+    return subprocess.call([str(binary), "-readonly", str(settings.db_path)])
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:

@@ -143,6 +143,8 @@ def read_only_query(db_path: Path, sql: str, params: list | None = None) -> tupl
 
 def is_sql(text: str) -> bool:
     """Whether DuckDB's parser accepts the text, to tell a mistyped query name from SQL."""
+    if _refused_keyword(text):
+        return True
     try:
         duckdb.extract_statements(text)
     except duckdb.Error:
@@ -150,8 +152,25 @@ def is_sql(text: str) -> bool:
     return True
 
 
+_LEADING_KEYWORD = re.compile(r"\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(\w+)", re.DOTALL)
+_REFUSED_BEFORE_PARSING = {
+    "PRAGMA": "PRAGMA is a configuration statement, whatever DuckDB parses it as",
+    "IMPORT": "IMPORT DATABASE reads files (DuckDB opens them while parsing)",
+}
+"""Statements judged by their first word: DuckDB 1.x rewrites some pragmas (`PRAGMA version`) into SELECTs, and
+its parser reads an IMPORT DATABASE's files outside any sandbox."""
+
+
+def _refused_keyword(sql: str) -> str | None:
+    leading = _LEADING_KEYWORD.match(sql)
+    return _REFUSED_BEFORE_PARSING.get(leading.group(1).upper()) if leading else None
+
+
 def _single_read_statement(sql: str) -> str:
     """The text of the one read statement in `sql`, or QueryRefused / QueryError (syntax) saying why not."""
+    refusal = _refused_keyword(sql)
+    if refusal:
+        raise QueryRefused(refusal)
     try:
         statements = duckdb.extract_statements(sql)
         kinds = [statement.type for statement in statements]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +126,14 @@ def test_query_of_a_mistyped_name_lists_the_named_queries(cli_store, capsys):
 def test_query_of_a_bare_word_that_is_sql_runs_it_as_sql(cli_store, capsys):
     assert main(["query", "CHECKPOINT"]) == 2
     assert one_line_error(capsys).startswith("news query: refused: CALL")
+
+
+def test_news_shell_opens_the_store_in_the_duckdb_cli_of_the_same_version(tmp_path):
+    """The pip DuckDB CLI refused the store when its version differed; `news shell` runs the pinned one."""
+    db = tmp_path / "news.duckdb"
+    news = str(Path(sys.executable).with_name("news"))
+    subprocess.run([news, "ingest", str(SEEDS), "--db", str(db), "--no-check"], check=True, capture_output=True)
+    shell = subprocess.run([news, "shell", "--db", str(db)], input="SELECT count(*) AS n FROM articles;\n",
+                           capture_output=True, text=True, timeout=60)
+    assert shell.returncode == 0, shell.stderr
+    assert "5" in shell.stdout.split()
