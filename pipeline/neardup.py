@@ -28,6 +28,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pipeline.store import merge_rows
 from pipeline.textnorm import tokens
 
 NUM_PERM = 128
@@ -129,7 +130,8 @@ def reindex(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
             "article_id": pa.array(np.repeat(np.array(ids, dtype=object), layout.bands), pa.string())}))
         con.execute("INSERT INTO minhash_bands SELECT DISTINCT band_key, article_id FROM rebanded")
         con.unregister("rebanded")
-    con.execute("INSERT OR REPLACE INTO index_layout VALUES ('minhash_bands', ?, ?)", [layout.bands, layout.rows])
+    merge_rows(con, "index_layout", "SELECT 'minhash_bands' AS name, ?::INTEGER AS bands, ?::INTEGER AS \"rows\"",
+               ["name"], ["name", "bands", "rows"], update=True, params=[layout.bands, layout.rows])
     return len(rows)
 
 
@@ -276,8 +278,8 @@ def store_signatures(con: duckdb.DuckDBPyConnection, article_ids: list[str], min
     con.register("incoming_minhash_signatures", signatures)
     con.execute("INSERT INTO minhash_bands SELECT DISTINCT band_key, article_id FROM incoming_minhash_bands "
                 "WHERE article_id NOT IN (SELECT article_id FROM minhash_signatures)")
-    con.execute("INSERT OR IGNORE INTO minhash_signatures SELECT article_id, shingles, signature "
-                "FROM incoming_minhash_signatures")
+    merge_rows(con, "minhash_signatures", "SELECT * FROM incoming_minhash_signatures", ["article_id"],
+               ["article_id", "shingles", "signature"])
     con.unregister("incoming_minhash_bands")
     con.unregister("incoming_minhash_signatures")
     return con.execute("SELECT count(*) FROM minhash_signatures").fetchall()[0][0] - before

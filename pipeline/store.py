@@ -7,7 +7,7 @@ in the loader, which Airflow runs in a one-slot pool.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -57,6 +57,24 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
         yield con
     finally:
         con.close()
+
+
+def merge_rows(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, keys: Sequence[str],
+               columns: Sequence[str], *, update: bool = False, params: Sequence[object] = ()) -> None:
+    """Write the rows `rows_sql` selects into `table` by key, saying what happens to a key the table has: kept as
+    it is, or with `update` overwritten; the input gives one row per key. This is what `INSERT OR IGNORE` and
+    `INSERT OR REPLACE` did through primary keys, made explicit because the live store (DuckLake) has no
+    constraints, so re-running a run or replaying its inputs still adds nothing."""
+    quoted = [f'"{column}"' for column in columns]
+    on = " AND ".join(f't."{key}" = s."{key}"' for key in keys)
+    source = (f"SELECT {', '.join(quoted)} FROM ({rows_sql}) "
+              f"QUALIFY row_number() OVER (PARTITION BY {', '.join(f'{chr(34)}{k}{chr(34)}' for k in keys)}) = 1")
+    assignments = ", ".join(f"{column} = s.{column}" for column, name in zip(quoted, columns, strict=True)
+                            if name not in keys)
+    matched = f"WHEN MATCHED THEN UPDATE SET {assignments} " if update and assignments else ""
+    con.execute(f"MERGE INTO {table} AS t USING ({source}) AS s ON ({on}) {matched}"
+                f"WHEN NOT MATCHED THEN INSERT ({', '.join(quoted)}) VALUES ({', '.join('s.' + c for c in quoted)})",
+                list(params))
 
 
 def ensure_schema(db_path: Path) -> None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from pipeline.store import merge_rows
 from pipeline.textnorm import tokens
 
 WINDOW_DAYS = 3
@@ -320,8 +321,8 @@ def _write(con: duckdb.DuckDBPyConnection, decided: dict[str, str]) -> None:
                                                 "story_id": pa.array(list(decided.values()), pa.string())}))
     con.execute("UPDATE articles SET story_id = s.story_id FROM story_assignments s "
                 "WHERE articles.article_id = s.article_id AND articles.story_id IS NULL")
-    con.execute(
-        "INSERT OR REPLACE INTO stories "
+    merge_rows(
+        con, "stories",
         "WITH touched AS (SELECT DISTINCT story_id FROM story_assignments), "
         "members AS (SELECT story_id, article_id, published_at, title FROM articles "
         "  WHERE story_id IN (SELECT story_id FROM touched)), "
@@ -332,9 +333,11 @@ def _write(con: duckdb.DuckDBPyConnection, decided: dict[str, str]) -> None:
         f"  <= {TOP_ENTITIES}), "
         "tops AS (SELECT story_id, list(name ORDER BY n DESC, mentions DESC, name) AS top_entities FROM ranked "
         "GROUP BY story_id) "
-        "SELECT m.story_id, min(m.published_at), max(m.published_at), count(*)::INTEGER, "
-        "  first(m.title ORDER BY m.published_at NULLS LAST, m.article_id), "
-        "  coalesce(any_value(t.top_entities), []::VARCHAR[]) "
+        "SELECT m.story_id, min(m.published_at) AS first_seen, max(m.published_at) AS last_seen, "
+        "  count(*)::INTEGER AS size, "
+        "  first(m.title ORDER BY m.published_at NULLS LAST, m.article_id) AS representative_title, "
+        "  coalesce(any_value(t.top_entities), []::VARCHAR[]) AS top_entities "
         "FROM members m LEFT JOIN tops t USING (story_id) GROUP BY m.story_id",
-        [list(LABEL_WEIGHTS)])
+        ["story_id"], ["story_id", "first_seen", "last_seen", "size", "representative_title", "top_entities"],
+        update=True, params=[list(LABEL_WEIGHTS)])
     con.unregister("story_assignments")

@@ -2,8 +2,8 @@
 new state, all in one transaction, so a crash never separates what was consumed from what was stored.
 
 Rows go in as Arrow tables (bulk), never as a Python loop of single-row INSERTs. Everything is
-keyed (article_id, doc_key, (run_id, source_uri), source_id) and inserted with OR IGNORE / OR REPLACE, so a
-retried load adds nothing.
+keyed (article_id, doc_key, (run_id, source_uri), source_id) and written with `store.merge_rows`, which skips or
+overwrites a known key explicitly (no reliance on table constraints), so a retried load adds nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pipeline.run_folder import ProcessedBatch
 from pipeline.settings import Settings
 from pipeline.sources.base import SourceState
 from pipeline.stages.plan import Plan, loaded_reason
-from pipeline.store import connect, migrate
+from pipeline.store import connect, merge_rows, migrate
 from pipeline.stories import assign_stories
 
 _INCOMING_ENTITY_SCHEMA = pa.schema([
@@ -91,8 +91,9 @@ def _commit_source_states(con: duckdb.DuckDBPyConnection, run_id: str, states: t
     rows = [{"source_id": s.source_id, "kind": s.kind, "value": json.dumps(s.value), "run_id": run_id,
              "updated_at": _now()} for s in states]
     con.register("incoming_states", pa.Table.from_pylist(rows))
-    con.execute("INSERT OR REPLACE INTO source_state SELECT source_id, kind, value::JSON, run_id, updated_at "
-                "FROM incoming_states")
+    merge_rows(con, "source_state", "SELECT source_id, kind, value::JSON AS value, run_id, updated_at "
+               "FROM incoming_states", ["source_id"], ["source_id", "kind", "value", "run_id", "updated_at"],
+               update=True)
 
 
 def _settle_repeats(ledger: list[LedgerEntry]) -> list[LedgerEntry]:
@@ -143,8 +144,8 @@ def _load_outcomes(con: duckdb.DuckDBPyConnection, path: Path, files: Path, inli
                                                                      strict=True)], pa.binary())
     ).append_column("raw_file", pa.array(raw_files, pa.string()))
     con.register("incoming_rejects", rows)
-    con.execute("INSERT OR IGNORE INTO rejects (doc_key, source_uri, reason, raw, raw_file) "
-                "SELECT doc_key, source_uri, reason, raw, raw_file FROM incoming_rejects")
+    merge_rows(con, "rejects", "SELECT * FROM incoming_rejects", ["doc_key"],
+               ["doc_key", "source_uri", "reason", "raw", "raw_file"])
     con.unregister("incoming_rejects")
     return [LedgerEntry.from_row(row) for row in outcomes.drop_columns(["raw"]).to_pylist()]
 
@@ -220,16 +221,16 @@ def _known(con: duckdb.DuckDBPyConnection, articles: pa.Table) -> tuple[ExactInd
 def _insert_articles(con: duckdb.DuckDBPyConnection, articles: pa.Table, keep: pa.Table, run_id: str) -> None:
     con.register("incoming_articles", _only(articles, keep["article_id"].to_pylist()))
     con.register("incoming_versions", keep)
-    con.execute(
-        "INSERT OR IGNORE INTO articles (article_id, doc_key, url, canonical_url, source_uri, site, title, byline, "
-        "published_at, published_rule, updated_at, language, language_prob, body, body_chars, content_hash, "
-        "story_id, ingested_at, run_id, version_of, version, warnings) "
+    columns = ["article_id", "doc_key", "url", "canonical_url", "source_uri", "site", "title", "byline",
+               "published_at", "published_rule", "updated_at", "language", "language_prob", "body", "body_chars",
+               "content_hash", "story_id", "ingested_at", "run_id", "version_of", "version", "warnings"]
+    merge_rows(
+        con, "articles",
         "SELECT article_id, doc_key, url, canonical_url, source_uri, site, title, byline, published_at, "
-        "published_rule, updated_at, language, language_prob, body, body_chars, content_hash, NULL, ?, ?, "
-        "v.version_of, v.version, nullif(warnings, []) FROM incoming_articles JOIN incoming_versions v "
-        "USING (article_id)",
-        [_now(), run_id],
-    )
+        "published_rule, updated_at, language, language_prob, body, body_chars, content_hash, "
+        "NULL::VARCHAR AS story_id, ?::TIMESTAMP AS ingested_at, ?::VARCHAR AS run_id, v.version_of, v.version, "
+        "nullif(warnings, []) AS warnings FROM incoming_articles JOIN incoming_versions v USING (article_id)",
+        ["article_id"], columns, params=[_now(), run_id])
 
 
 def _insert_duplicates(con: duckdb.DuckDBPyConnection, verdicts: list[LedgerEntry], run_id: str) -> None:
@@ -239,8 +240,8 @@ def _insert_duplicates(con: duckdb.DuckDBPyConnection, verdicts: list[LedgerEntr
             for v in verdicts if v.state is LedgerState.DUPLICATE and v.reason != Reason.SEEN_BEFORE]
     if rows:
         con.register("incoming_duplicates", pa.Table.from_pylist(rows))
-        con.execute("INSERT OR IGNORE INTO duplicates SELECT doc_key, duplicate_of, rule, similarity, run_id "
-                    "FROM incoming_duplicates")
+        merge_rows(con, "duplicates", "SELECT * FROM incoming_duplicates", ["doc_key"],
+                   ["doc_key", "duplicate_of", "rule", "similarity", "run_id"])
 
 
 class _IncomingEntity(TypedDict):
@@ -285,16 +286,16 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table) -> None:
     entities = pa.Table.from_pylist([{**e, "aliases": sorted(e["aliases"])} for e in entity_rows.values()],
                                     schema=_INCOMING_ENTITY_SCHEMA)
     con.register("incoming_entities", entities)
-    con.execute("INSERT OR IGNORE INTO entities (entity_id, name, label, name_key, aliases) "
-                "SELECT entity_id, name, label, name_key, [] FROM incoming_entities")
+    merge_rows(con, "entities", "SELECT entity_id, name, label, name_key, []::VARCHAR[] AS aliases "
+               "FROM incoming_entities", ["entity_id"], ["entity_id", "name", "label", "name_key", "aliases"])
     con.execute(
         "UPDATE entities SET aliases = list_sort(list_distinct(list_concat(entities.aliases, i.aliases))), "
         "country_code = coalesce(entities.country_code, i.country_code) "
         "FROM incoming_entities i WHERE entities.entity_id = i.entity_id"
     )
     con.register("incoming_mentions", pa.Table.from_pylist(mention_rows))
-    con.execute("INSERT OR IGNORE INTO entity_mentions SELECT article_id, entity_id, surface, label, start_char, "
-                "end_char FROM incoming_mentions")
+    merge_rows(con, "entity_mentions", "SELECT * FROM incoming_mentions", ["article_id", "start_char", "end_char"],
+               ["article_id", "entity_id", "surface", "label", "start_char", "end_char"])
     con.execute(
         "UPDATE entities SET first_seen = seen.first_seen, last_seen = seen.last_seen FROM ("
         "  SELECT m.entity_id, min(a.published_at) AS first_seen, max(a.published_at) AS last_seen"
@@ -310,17 +311,19 @@ def _write_ledger(con: duckdb.DuckDBPyConnection, run_id: str, ledger: list[Ledg
     if not rows:
         return
     con.register("incoming_ledger", pa.Table.from_pylist(rows))
-    con.execute("INSERT OR REPLACE INTO ingest_log SELECT run_id, doc_key, source_uri, state, reason, article_id, "
-                "logged_at FROM incoming_ledger")
+    merge_rows(con, "ingest_log", "SELECT * FROM incoming_ledger", ["run_id", "source_uri"],
+               ["run_id", "doc_key", "source_uri", "state", "reason", "article_id", "logged_at"], update=True)
 
 
 def _write_run(con: duckdb.DuckDBPyConnection, plan: Plan, ledger: list[LedgerEntry]) -> RunSummary:
     counts = {state: sum(1 for entry in ledger if entry.state is state) for state in LedgerState}
     summary = RunSummary(plan.run_id, plan.n_inputs, counts[LedgerState.LOADED], counts[LedgerState.DUPLICATE],
                          counts[LedgerState.REJECTED], counts[LedgerState.FAILED], plan.started_at, _now())
-    con.execute(
-        "INSERT OR REPLACE INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [plan.run_id, plan.source, summary.started_at, summary.finished_at, summary.n_inputs, summary.n_loaded,
-         summary.n_duplicate, summary.n_rejected, summary.n_failed],
-    )
+    columns = ["run_id", "source", "started_at", "finished_at", "n_inputs", "n_loaded", "n_duplicate", "n_rejected",
+               "n_failed"]
+    merge_rows(con, "ingest_runs", "SELECT " + ", ".join(f"?::{kind} AS {name}" for name, kind in zip(
+        columns, ["VARCHAR", "VARCHAR", "TIMESTAMP", "TIMESTAMP", *["INTEGER"] * 5], strict=True)),
+        ["run_id"], columns, update=True,
+        params=[plan.run_id, plan.source, summary.started_at, summary.finished_at, summary.n_inputs, summary.n_loaded,
+                summary.n_duplicate, summary.n_rejected, summary.n_failed])
     return summary
