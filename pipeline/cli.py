@@ -18,7 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = load_settings().with_db(args.db)
-    return args.handler(args, settings)
+    from pipeline.store import StoreBusy
+
+    try:
+        return args.handler(args, settings)
+    except StoreBusy as busy:
+        print(f"news: {busy}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:

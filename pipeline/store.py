@@ -6,7 +6,10 @@ in the loader, which Airflow runs in a one-slot pool.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,14 +52,73 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
 
 @contextmanager
 def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection that is always closed, so the file lock is released for the next writer."""
-    if not read_only:
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(db_path), read_only=read_only)
+    """A connection that is always closed, so the file lock is released for the next writer. A read-write
+    connection first takes the store's writer slot (`writer_slot`), so a second writing process waits its turn
+    instead of failing on DuckDB's file lock."""
+    if read_only:
+        con = duckdb.connect(str(db_path), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    with writer_slot(Path(db_path)):
+        con = duckdb.connect(str(db_path))
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class StoreBusy(RuntimeError):
+    """Another process held the store's writer slot for longer than this one would wait."""
+
+
+WRITER_WAIT_SECONDS = float(os.environ.get("NEWS_WRITER_WAIT", "900"))
+"""How long a writer waits for another process's writer slot before giving up with `StoreBusy`."""
+_held_slots: dict[Path, tuple[int, int]] = {}
+"""Store → (lock file descriptor, depth): the slot is re-entrant within a process (a stage may open the store
+again while it holds it), so only other processes wait."""
+
+
+@contextmanager
+def writer_slot(db_path: Path, wait_seconds: float | None = None) -> Iterator[None]:
+    """Hold `<store>.writer.lock` (an advisory `flock`) while writing. DuckDB lets one process write a file; two
+    `news ingest` runs started at once would otherwise fail on its lock with a traceback. The slot is released
+    when the process dies, so a killed run never leaves it taken. Airflow's writers also share a one-slot pool."""
+    key = db_path.resolve()
+    if key in _held_slots:
+        descriptor, depth = _held_slots[key]
+        _held_slots[key] = (descriptor, depth + 1)
+    else:
+        descriptor = os.open(f"{key}.writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        _acquire(descriptor, key, WRITER_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+        _held_slots[key] = (descriptor, 1)
     try:
-        yield con
+        yield
     finally:
-        con.close()
+        descriptor, depth = _held_slots[key]
+        if depth > 1:
+            _held_slots[key] = (descriptor, depth - 1)
+        else:
+            del _held_slots[key]
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+            os.close(descriptor)
+
+
+def _acquire(descriptor: int, store: Path, wait_seconds: float) -> None:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(descriptor)
+                raise StoreBusy(f"store busy: another process has been writing {store} for over "
+                                f"{wait_seconds:g} s (NEWS_WRITER_WAIT); try again when it finishes") from None
+            time.sleep(0.2)
 
 
 def merge_rows(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, keys: Sequence[str],
