@@ -11,7 +11,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
@@ -55,16 +55,10 @@ def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyC
     """A connection that is always closed, so the file lock is released for the next writer. A read-write
     connection first takes the store's writer slot (`writer_slot`), so a second writing process waits its turn
     instead of failing on DuckDB's file lock."""
-    if read_only:
-        con = duckdb.connect(str(db_path), read_only=True)
-        try:
-            yield con
-        finally:
-            con.close()
-        return
-    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    with writer_slot(Path(db_path)):
-        con = duckdb.connect(str(db_path))
+    if not read_only:
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    with nullcontext() if read_only else writer_slot(Path(db_path)):
+        con = duckdb.connect(str(db_path), read_only=read_only)
         try:
             yield con
         finally:
@@ -128,11 +122,11 @@ def merge_rows(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, keys: 
     `INSERT OR REPLACE` did through primary keys, made explicit because the live store (DuckLake) has no
     constraints, so re-running a run or replaying its inputs still adds nothing."""
     quoted = [f'"{column}"' for column in columns]
-    on = " AND ".join(f't."{key}" = s."{key}"' for key in keys)
+    quoted_keys = [f'"{key}"' for key in keys]
+    on = " AND ".join(f"t.{key} = s.{key}" for key in quoted_keys)
     source = (f"SELECT {', '.join(quoted)} FROM ({rows_sql}) "
-              f"QUALIFY row_number() OVER (PARTITION BY {', '.join(f'{chr(34)}{k}{chr(34)}' for k in keys)}) = 1")
-    assignments = ", ".join(f"{column} = s.{column}" for column, name in zip(quoted, columns, strict=True)
-                            if name not in keys)
+              f"QUALIFY row_number() OVER (PARTITION BY {', '.join(quoted_keys)}) = 1")
+    assignments = ", ".join(f"{column} = s.{column}" for column in quoted if column not in quoted_keys)
     matched = f"WHEN MATCHED THEN UPDATE SET {assignments} " if update and assignments else ""
     con.execute(f"MERGE INTO {table} AS t USING ({source}) AS s ON ({on}) {matched}"
                 f"WHEN NOT MATCHED THEN INSERT ({', '.join(quoted)}) VALUES ({', '.join('s.' + c for c in quoted)})",

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.cluster import group_alive
+
 POLL_SECONDS = 0.005
 RUN_TIMEOUT_SECONDS = 300.0
 GROUP_EXIT_TIMEOUT_SECONDS = 30.0
@@ -103,19 +105,11 @@ def finish(run: Spawned, timeout: float = RUN_TIMEOUT_SECONDS) -> None:
 def _wait_group_gone(run: Spawned) -> None:
     """A child still alive would keep the DuckDB lock (or keep writing) while the next run starts."""
     deadline = time.monotonic() + GROUP_EXIT_TIMEOUT_SECONDS
-    while _group_alive(run.proc.pid):
+    while group_alive(run.proc.pid):
         if time.monotonic() > deadline:
             os.killpg(run.proc.pid, signal.SIGKILL)
             raise RunTimedOut(f"process group {run.proc.pid} still alive after its leader ended")
         time.sleep(POLL_SECONDS)
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _check_time(run: Spawned, timeout: float, waiting_for: str) -> None:

@@ -17,8 +17,9 @@ from pipeline.extract.text import extract_text
 from pipeline.records import DateCandidate, Extraction, RawDoc
 from pipeline.textnorm import without_surrogates
 
-EARLIEST_PUBLISHED = dt.date(1900, 1, 1)
-"""No news article in a feed predates this; an earlier date is a placeholder ("0001-01-01") or a typo."""
+EARLIEST_DATE = dt.date(1900, 1, 1)
+"""No news article predates this; an earlier date is a placeholder ("0001-01-01") or a misreading (a year typed as
+19), and date arithmetic on it overflows inside the load."""
 
 TEXT_FIELDS = ("body", "title", "site", "byline", "url")
 
@@ -44,7 +45,7 @@ def extract(raw: RawDoc, min_body_chars: int, today: dt.date | None = None) -> E
             extraction = _warned(extraction, decoded.warnings)
     except NotText as error:
         raise Rejected(str(error)) from error
-    extraction = _storable(extraction)
+    extraction = _within_calendar(_storable(extraction))
     if len(extraction.body) < min_body_chars:
         raise Rejected(f"no article body: {len(extraction.body)} chars of text after cleaning (< {min_body_chars})")
     return extraction
@@ -66,6 +67,23 @@ def _storable(extraction: Extraction) -> Extraction:
         return extraction
     warnings = [f"lone surrogates replaced by U+FFFD in {name}" for name in changes]
     return _warned(dataclasses.replace(extraction, **changes), warnings)
+
+
+def _within_calendar(extraction: Extraction) -> Extraction:
+    """Dates before `EARLIEST_DATE` dropped from every extractor's result, with a warning."""
+
+    def sane(value: dt.date | None) -> dt.date | None:
+        return value if value is None or value >= EARLIEST_DATE else None
+
+    candidates = tuple(c for c in extraction.date_candidates if sane(c.value))
+    if (sane(extraction.published_at), sane(extraction.updated_at), candidates) == (
+            extraction.published_at, extraction.updated_at, extraction.date_candidates):
+        return extraction
+    published = sane(extraction.published_at)
+    return dataclasses.replace(
+        extraction, published_at=published, published_rule=extraction.published_rule if published else None,
+        updated_at=sane(extraction.updated_at), date_candidates=candidates,
+        warnings=(*extraction.warnings, f"dates before {EARLIEST_DATE} dropped"))
 
 
 def _extract_json(raw: RawDoc, today: dt.date | None) -> Extraction:
@@ -130,7 +148,7 @@ def _string_field(record: dict, name: str, warnings: list[str]) -> str | None:
 
 
 def _record_date(value: str | None, today: dt.date, warnings: list[str]) -> dt.date | None:
-    """An ISO date between EARLIEST_PUBLISHED and `today`; anything else is dropped with a warning, because
+    """An ISO date between EARLIEST_DATE and `today`; anything else is dropped with a warning, because
     a year-1 date overflows the store's timestamp conversion and a future one cannot be a publication date."""
     if value is None:
         return None
@@ -139,7 +157,7 @@ def _record_date(value: str | None, today: dt.date, warnings: list[str]) -> dt.d
     except ValueError:
         warnings.append(f"JSON field 'published' {value[:40]!r} is not an ISO date: dropped")
         return None
-    if not EARLIEST_PUBLISHED <= parsed <= today:
-        warnings.append(f"JSON field 'published' {parsed} is outside {EARLIEST_PUBLISHED}..{today}: dropped")
+    if not EARLIEST_DATE <= parsed <= today:
+        warnings.append(f"JSON field 'published' {parsed} is outside {EARLIEST_DATE}..{today}: dropped")
         return None
     return parsed

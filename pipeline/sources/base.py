@@ -9,11 +9,13 @@ never separate "consumed" from "stored". See DESIGN.md, "Adding a source".
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 from pipeline.records import RawDoc
+from pipeline.sources.keys import printable_path
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,26 @@ class Source(Protocol):
     def states(self) -> list[SourceState]:
         """After `read` is exhausted: what to commit with the load. Empty for stateless sources."""
         ...
+
+
+@dataclass(frozen=True)
+class PathSource:
+    """What every source read from named paths shares: built from existing paths, labelled by them, stateless
+    (an input's key carries the digest of its bytes, so a replay of the same bytes is settled before extraction).
+    A subclass gives its `kind` and `read`."""
+
+    paths: tuple[str, ...]
+
+    @classmethod
+    def from_arguments(cls, arguments: list[str]) -> Self:
+        missing = [argument for argument in arguments if not os.path.lexists(argument)]
+        if missing:
+            raise ValueError(f"no such file or folder: {', '.join(missing)}")
+        return cls(tuple(arguments))
+
+    @property
+    def label(self) -> str:
+        return ",".join(printable_path(path) for path in self.paths)
+
+    def states(self) -> list[SourceState]:
+        return []

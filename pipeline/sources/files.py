@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from pipeline.records import RawDoc
-from pipeline.sources.base import ReadContext, SourceState
+from pipeline.sources.base import PathSource, ReadContext
 from pipeline.sources.keys import content_digest, file_doc_key, printable_path, url_doc_key
 from pipeline.sources.warc import is_archive, read_archive
 from pipeline.textnorm import without_surrogates
@@ -28,29 +28,13 @@ _FILE_TYPES = {stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket", stat.S_IFCHR: 
 
 
 @dataclass(frozen=True)
-class FileSource:
-    """Files and folders replayed as they are: stateless, since a file's key carries the digest of its bytes and
-    a replay of the same bytes is settled before extraction."""
+class FileSource(PathSource):
+    """Files and folders replayed as they are."""
 
     kind: ClassVar[str] = "files"
-    paths: tuple[str, ...]
-
-    @classmethod
-    def from_arguments(cls, arguments: list[str]) -> FileSource:
-        missing = [argument for argument in arguments if not os.path.lexists(argument)]
-        if missing:
-            raise ValueError(f"no such file or folder: {', '.join(missing)}")
-        return cls(tuple(arguments))
-
-    @property
-    def label(self) -> str:
-        return ",".join(printable_path(path) for path in self.paths)
 
     def read(self, context: ReadContext) -> Iterator[RawDoc]:
         return read_inputs(self.paths, context.max_bytes)
-
-    def states(self) -> list[SourceState]:
-        return []
 
 
 @dataclass(frozen=True)

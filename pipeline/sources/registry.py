@@ -10,8 +10,10 @@ line here (DESIGN.md, "Adding a source").
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
-from pipeline.sources.base import Source
+if TYPE_CHECKING:
+    from pipeline.sources.base import Source
 
 SOURCE_KINDS: dict[str, str] = {
     "files": "pipeline.sources.files:FileSource",

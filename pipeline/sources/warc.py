@@ -9,8 +9,6 @@ error: a corrupt archive never stops the run.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord
 
 from pipeline.records import RawDoc
-from pipeline.sources.base import ReadContext, SourceState
+from pipeline.sources.base import PathSource, ReadContext
 from pipeline.sources.keys import HTML_TYPES, content_digest, not_html, printable_path, url_doc_key
 
 ARCHIVE_SUFFIXES = {".warc", ".arc"}
@@ -29,30 +27,15 @@ PAGE_RECORD_TYPES = {"response", "resource"}
 
 
 @dataclass(frozen=True)
-class ArchiveSource:
+class ArchiveSource(PathSource):
     """Web archive files named one by one (a folder holding archives is a `files` source, which reads them the
-    same way). Stateless: a record's key is its page plus the digest of the bytes captured."""
+    same way)."""
 
     kind: ClassVar[str] = "warc"
-    paths: tuple[str, ...]
-
-    @classmethod
-    def from_arguments(cls, arguments: list[str]) -> ArchiveSource:
-        missing = [argument for argument in arguments if not os.path.lexists(argument)]
-        if missing:
-            raise ValueError(f"no such file or folder: {', '.join(missing)}")
-        return cls(tuple(arguments))
-
-    @property
-    def label(self) -> str:
-        return ",".join(printable_path(path) for path in self.paths)
 
     def read(self, context: ReadContext) -> Iterator[RawDoc]:
         for path in self.paths:
             yield from read_archive(Path(path), context.max_bytes)
-
-    def states(self) -> list[SourceState]:
-        return []
 
 
 def is_archive(path: Path) -> bool:
@@ -77,12 +60,12 @@ def read_archive(path: Path, max_bytes: int) -> Iterator[RawDoc]:
                     yield _record_doc(path, count, record, max_bytes)
     except Exception as error:  # noqa: BLE001 - a damaged archive is an input to reject, never a crashed run
         detail = " ".join(str(error).split()).encode("ascii", "backslashreplace").decode()[:160]
-        digest = hashlib.sha1(f"{name}:{count}:{detail}".encode()).hexdigest()[:16]
+        digest = content_digest(f"{name}:{count}:{detail}".encode())[:16]
         yield RawDoc(f"file:{name}#broken#{digest}", f"{source}#after-record-{count}", "archive", b"",
                      problem=f"corrupt archive after {count} records: {type(error).__name__}: {detail}".rstrip(": "))
         return
     if pages == 0:
-        digest = hashlib.sha1(f"{name}:{count}:no pages".encode()).hexdigest()[:16]
+        digest = content_digest(f"{name}:{count}:no pages".encode())[:16]
         what = "empty archive" if count == 0 else f"archive without page records ({count} records)"
         yield RawDoc(f"file:{name}#empty#{digest}", source, "archive", b"", problem=what)
 

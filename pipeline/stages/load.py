@@ -137,11 +137,10 @@ def _load_outcomes(con: duckdb.DuckDBPyConnection, path: Path, files: Path, inli
     file the re-run writes again under the same name)."""
     outcomes = run_folder.read(path)
     rejected = outcomes.filter(pc.equal(outcomes["state"], str(LedgerState.REJECTED)))
-    raw_files = [_raw_file(raw, files) if len(raw) > inline_bytes else None
-                 for raw in rejected["raw"].to_pylist()]
+    raws = rejected["raw"].to_pylist()
+    raw_files = [_raw_file(raw, files) if len(raw) > inline_bytes else None for raw in raws]
     rows = rejected.select(["doc_key", "source_uri", "reason"]).append_column(
-        "raw", pa.array([None if name else raw for raw, name in zip(rejected["raw"].to_pylist(), raw_files,
-                                                                     strict=True)], pa.binary())
+        "raw", pa.array([None if name else raw for raw, name in zip(raws, raw_files, strict=True)], pa.binary())
     ).append_column("raw_file", pa.array(raw_files, pa.string()))
     con.register("incoming_rejects", rows)
     merge_rows(con, "rejects", "SELECT * FROM incoming_rejects", ["doc_key"],

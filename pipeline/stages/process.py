@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import traceback
-from dataclasses import replace
 from pathlib import Path
 
 from pipeline import run_folder
@@ -17,12 +16,10 @@ from pipeline.dedup import content_hash
 from pipeline.enrich.entities import load_model, tag_entities
 from pipeline.enrich.language import detect_language, load_profiles
 from pipeline.extract.dispatch import Rejected, extract
-from pipeline.records import Extraction, LedgerEntry, LedgerState, RawDoc, article_id_for
+from pipeline.records import LedgerEntry, LedgerState, RawDoc, article_id_for
 from pipeline.run_folder import ProcessedBatch
 from pipeline.settings import Settings
 from pipeline.urls import canonical_url
-
-EARLIEST_DATE = dt.date(1900, 1, 1)
 
 
 def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = None) -> Path:
@@ -69,7 +66,6 @@ def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tupl
     if len(extraction.body) > settings.max_body_chars:
         raise Rejected(f"body too long: {len(extraction.body)} chars of text after cleaning "
                        f"(> {settings.max_body_chars}), not one article")
-    extraction = _within_calendar(extraction)
     language, probability = detect_language(extraction.body, settings.language_min_probability)
     url = raw.url or extraction.url
     article_id = article_id_for(raw.doc_key)
@@ -85,22 +81,6 @@ def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tupl
         "warnings": list(extraction.warnings),
     }
     return article, dates
-
-
-def _within_calendar(extraction: Extraction) -> Extraction:
-    """Dates before `EARLIEST_DATE` are misreadings (`0001-01-01` in a feed, a year typed as 19), and date
-    arithmetic on them overflows: they are dropped, never loaded."""
-    def sane(value: dt.date | None) -> dt.date | None:
-        return value if value is None or value >= EARLIEST_DATE else None
-
-    candidates = tuple(c for c in extraction.date_candidates if sane(c.value))
-    if (sane(extraction.published_at), sane(extraction.updated_at), candidates) == (
-            extraction.published_at, extraction.updated_at, extraction.date_candidates):
-        return extraction
-    published = sane(extraction.published_at)
-    return replace(extraction, published_at=published, published_rule=extraction.published_rule if published else None,
-                   updated_at=sane(extraction.updated_at), date_candidates=candidates,
-                   warnings=(*extraction.warnings, f"dates before {EARLIEST_DATE} dropped"))
 
 
 def _one_line(error: BaseException) -> str:
