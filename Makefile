@@ -12,7 +12,7 @@ export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__UNIT_TEST_MODE := False
-export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)/data/news.duckdb"}
+export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)/data/news.ducklake"}
 export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 

@@ -37,7 +37,8 @@ def run_params(inputs: str) -> dict[str, Param]:
 
 
 def engine_settings(batch_size: int | None = None):
-    """Engine settings, with the DuckDB file taken from the `duckdb_default` connection when it is set."""
+    """Engine settings, with the store taken from the `duckdb_default` connection's host when it is set (a DuckLake
+    catalog file, or `postgres:<dsn>` with NEWS_LAKE_DATA naming the data folder)."""
     from dataclasses import replace
 
     from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
@@ -47,7 +48,7 @@ def engine_settings(batch_size: int | None = None):
     settings = load_settings()
     database = DuckDBHook(duckdb_conn_id=DUCKDB_CONN_ID).get_database()
     if database and database != ":memory:":
-        settings = settings.with_db(database)
+        settings = settings.with_store(database)
     return replace(settings, batch_size=batch_size) if batch_size else settings
 
 
@@ -74,7 +75,7 @@ def validate(summary: dict, params=None) -> dict:
     from pipeline.quality import validate_run
 
     settings = engine_settings()
-    report = validate_run(settings.db_path, summary["run_id"], settings.gx_dir)
+    report = validate_run(settings.store, summary["run_id"], settings.gx_dir)
     if params["fail_on_quality"] and not report.ok:
         names = ", ".join(f"{o.suite}.{o.expectation}" for o in report.critical_failures)
         raise AirflowFailException(f"critical quality expectations failed: {names}")
@@ -88,9 +89,9 @@ def report(summary: dict, quality: dict) -> str:
     from pipeline.run_folder import RunFolder
 
     settings = engine_settings()
-    print(format_summary(settings.db_path, summary["run_id"]))
+    print(format_summary(settings.store, summary["run_id"]))
     RunFolder.of(settings.staging_dir, summary["run_id"]).remove()
-    return str(settings.db_path)
+    return str(settings.store)
 
 
 def process_and_load(batch_paths) -> None:

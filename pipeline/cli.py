@@ -17,7 +17,7 @@ from pipeline.sources.registry import DEFAULT_KIND, LISTING_KINDS, SOURCE_KINDS
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = load_settings().with_db(args.db)
+    settings = load_settings().with_store(args.store)
     from pipeline.store import StoreBusy
 
     try:
@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "in a sandbox that reads the store and nothing else.")
     query.add_argument("sql", help="one SELECT/WITH/DESCRIBE/SHOW/SUMMARIZE/EXPLAIN statement, or the name of a "
                                    "file in sql/queries/ without .sql")
+    query.add_argument("--as-of-run", metavar="RUN_ID",
+                       help="read the store as it was when this run's load committed (its DuckLake snapshot)")
     query.set_defaults(handler=cmd_query)
 
     check = commands.add_parser("check", help="Run the great-expectations suites for a run (default: latest).")
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     shell = commands.add_parser("shell", help="Open the DuckDB CLI on the store, read-only (the same DuckDB version "
                                               "as the pipeline, from the duckdb-cli package).")
+    shell.add_argument("duckdb_args", nargs="*", metavar="DUCKDB_ARGUMENT",
+                       help="passed to the DuckDB CLI after the store is attached (e.g. -c 'FROM news.snapshots()')")
     shell.set_defaults(handler=cmd_shell)
 
     reindex = commands.add_parser("reindex", help="Rebuild the near-duplicate band keys for the configured "
@@ -80,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.set_defaults(handler=cmd_reindex)
 
     for sub in (ingest, fetch, query, check, report, shell, reindex):
-        sub.add_argument("--db", help="DuckDB file (default: $NEWS_DB or data/news.duckdb)")
+        sub.add_argument("--store", help="the store: a DuckLake catalog file or postgres:<dsn> "
+                                         "(default: $NEWS_STORE or data/news.ducklake)")
     return parser
 
 
@@ -96,8 +101,8 @@ def _finish(settings: Settings, run_id: str, check: bool = True) -> int:
     if check:
         from pipeline.quality import validate_run
 
-        passed = validate_run(settings.db_path, run_id, settings.gx_dir).ok
-    print(format_summary(settings.db_path, run_id))
+        passed = validate_run(settings.store, run_id, settings.gx_dir).ok
+    print(format_summary(settings.store, run_id))
     return 0 if passed else 1
 
 
@@ -139,24 +144,27 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_shell(args: argparse.Namespace, settings: Settings) -> int:
-    """The DuckDB CLI of the pipeline's own DuckDB version, so the store's format is one it reads."""
+    """The DuckDB CLI of the pipeline's own DuckDB version with the store attached read-only as `news` (its
+    extensions loaded from the installed packages, never downloaded), so an analyst starts at a SQL prompt."""
+    from pipeline.store import shell_init_sql
+
     binary = Path(sys.executable).with_name("duckdb")
     if not binary.is_file():
         print("news: no DuckDB CLI beside this Python; install the project (pip install duckdb-cli)", file=sys.stderr)
         return 2
-    if not Path(settings.db_path).is_file():
-        print(f"news: no store at {settings.db_path} yet", file=sys.stderr)
+    if not settings.store.exists():
+        print(f"news: no store at {settings.store} yet; run news ingest first", file=sys.stderr)
         return 2
-    return subprocess.call([str(binary), "-readonly", str(settings.db_path)])
+    return subprocess.call([str(binary), "-cmd", shell_init_sql(settings.store), *args.duckdb_args])
 
 
 def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     """Re-band the stored signatures for the threshold in force, in one transaction."""
     from pipeline.neardup import layout_for, reindex, stored_layout
-    from pipeline.store import connect, migrate
+    from pipeline.store import commit, connect, migrate
 
     layout = layout_for(settings.near_duplicate_threshold)
-    with connect(settings.db_path) as con:
+    with connect(settings.store) as con:
         migrate(con)
         if stored_layout(con) == layout:
             print(f"news: the band keys already fit threshold {settings.near_duplicate_threshold:g} "
@@ -164,7 +172,7 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
             return 0
         con.execute("BEGIN")
         count = reindex(con, layout)
-        con.execute("COMMIT")
+        commit(con, f"reindex {layout.bands} x {layout.rows}", {"stage": "reindex"})
     print(f"news: {count} articles re-banded {layout.bands} × {layout.rows} "
           f"for threshold {settings.near_duplicate_threshold:g}")
     return 0
@@ -173,10 +181,16 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 2 with one line on stderr, never a traceback, for SQL the sandbox refuses or DuckDB rejects."""
     from pipeline.report import format_table
-    from pipeline.store import QueryError, read_only_query
+    from pipeline.store import QueryError, read_only_query, run_snapshot
 
     try:
-        columns, rows = read_only_query(settings.db_path, _query_text(args.sql))
+        snapshot = None
+        if args.as_of_run:
+            snapshot = run_snapshot(settings.store, args.as_of_run)
+            if snapshot is None:
+                raise QueryError(f"no load of run {args.as_of_run!r} in {settings.store}; "
+                                 "runs: news query 'SELECT run_id FROM ingest_runs'")
+        columns, rows = read_only_query(settings.store, _query_text(args.sql), snapshot=snapshot)
     except QueryError as exc:
         print(f"news query: {exc}", file=sys.stderr)
         return 2
@@ -204,11 +218,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.quality import validate_run
     from pipeline.report import latest_run_id
 
-    run_id = args.run_id or latest_run_id(settings.db_path)
+    run_id = args.run_id or latest_run_id(settings.store)
     if run_id is None:
         print("news: no run in the database yet", file=sys.stderr)
         return 2
-    result = validate_run(settings.db_path, run_id, settings.gx_dir)
+    result = validate_run(settings.store, run_id, settings.gx_dir)
     for outcome in result.outcomes:
         mark = "ok  " if outcome.success else ("FAIL" if outcome.critical else "warn")
         print(f"{mark} {outcome.suite:16} {outcome.expectation}  {outcome.observed or ''}")
@@ -219,11 +233,11 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.report import format_summary, latest_run_id
 
-    run_id = args.run_id or latest_run_id(settings.db_path)
+    run_id = args.run_id or latest_run_id(settings.store)
     if run_id is None:
         print("news: no run in the database yet", file=sys.stderr)
         return 2
-    print(format_summary(settings.db_path, run_id))
+    print(format_summary(settings.store, run_id))
     return 0
 
 

@@ -32,7 +32,7 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 from pandas.api.typing import NAType
 
 from pipeline.records import ENTITY_LABELS
-from pipeline.store import connect
+from pipeline.store import StoreLike, commit, connect
 
 DATASOURCE = "news_quality"
 LEDGER_STATES = ("loaded", "duplicate", "rejected", "failed")
@@ -107,7 +107,7 @@ class _Check:
     expectations: tuple[gxe.Expectation, ...]
 
 
-def validate_run(db_path: Path, run_id: str, gx_dir: Path) -> QualityReport:
+def validate_run(db_path: StoreLike, run_id: str, gx_dir: Path) -> QualityReport:
     """Validate the database after run `run_id`, record the outcome and refresh Data Docs.
 
     Re-validating a run replaces its earlier `quality_results` rows.
@@ -126,7 +126,7 @@ def validate_run(db_path: Path, run_id: str, gx_dir: Path) -> QualityReport:
     return QualityReport(run_id=run_id, outcomes=outcomes, docs_index=_build_docs(context, results.values()))
 
 
-def _read_frames(db_path: Path, run_id: str) -> _Frames:
+def _read_frames(db_path: StoreLike, run_id: str) -> _Frames:
     """Read everything up front on a read-only connection, closed before results are written."""
     with connect(db_path, read_only=True) as con:
         return _Frames(
@@ -354,14 +354,15 @@ def _sample(sample: object) -> str:
     return str(sample)
 
 
-def _store_outcomes(db_path: Path, run_id: str, outcomes: tuple[ExpectationOutcome, ...], at: datetime) -> None:
-    """Replace the run's earlier results in one transaction, so re-validating never doubles rows.
+def _store_outcomes(db_path: StoreLike, run_id: str, outcomes: tuple[ExpectationOutcome, ...], at: datetime) -> None:
+    """Replace the run's earlier results in one transaction, so re-validating never doubles rows. It needs no
+    writer slot (nothing here deduplicates), so the gate never waits for another run's load.
 
     `checked_at` is naive UTC, like the loader's timestamps.
     """
     stamp = at.astimezone(UTC).replace(tzinfo=None)
     rows = [(run_id, o.suite, o.expectation, o.success, o.observed, stamp) for o in outcomes]
-    with connect(db_path) as con:
+    with connect(db_path, exclusive=False) as con:
         con.begin()
         con.execute("DELETE FROM quality_results WHERE run_id = ?", [run_id])
         con.executemany(
@@ -369,7 +370,8 @@ def _store_outcomes(db_path: Path, run_id: str, outcomes: tuple[ExpectationOutco
             " VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
-        con.commit()
+        commit(con, f"quality {run_id}: {sum(o.success for o in outcomes)} of {len(outcomes)} passed",
+               {"run_id": run_id, "stage": "quality"})
 
 
 def _build_docs(context: AbstractDataContext, results: Iterable[CheckpointResult]) -> Path | None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipeline.store import named_query, query
+from pipeline.store import Store, StoreLike, named_query, query
 
 EXAMPLE_QUERY = "co_mentions"
 
@@ -19,14 +17,14 @@ def format_table(columns: list[str], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def latest_run_id(db_path: Path) -> str | None:
-    if not Path(db_path).exists():
+def latest_run_id(db_path: StoreLike) -> str | None:
+    if not Store.at(db_path).exists():
         return None
     _, rows = query(db_path, "SELECT run_id FROM ingest_runs ORDER BY finished_at DESC LIMIT 1")
     return rows[0][0] if rows else None
 
 
-def format_summary(db_path: Path, run_id: str) -> str:
+def format_summary(db_path: StoreLike, run_id: str) -> str:
     _, runs = query(db_path, "SELECT n_inputs, n_loaded, n_duplicate, n_rejected, n_failed FROM ingest_runs "
                              "WHERE run_id = ?", [run_id])
     if not runs:

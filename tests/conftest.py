@@ -23,7 +23,7 @@ os.environ.update({
 })
 
 from pipeline.settings import load_settings  # noqa: E402
-from pipeline.store import ensure_schema  # noqa: E402
+from pipeline.store import Store, ensure_schema  # noqa: E402
 
 SEEDS = REPO / "seeds"
 SHARED = REPO.parent / "shared"
@@ -31,7 +31,7 @@ SHARED = REPO.parent / "shared"
 
 @pytest.fixture
 def db_path(tmp_path) -> Path:
-    return tmp_path / "news.duckdb"
+    return tmp_path / "news.ducklake"
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def fresh_db(db_path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path, db_path):
-    return replace(load_settings(), db_path=db_path, staging_dir=tmp_path / "staging", gx_dir=tmp_path / "gx")
+    return replace(load_settings(), store=Store.at(db_path), staging_dir=tmp_path / "staging", gx_dir=tmp_path / "gx")
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def shared_dir() -> Path:
 @pytest.fixture
 def dag_db(airflow_db, tmp_path, monkeypatch) -> Path:
     """The DuckDB file a DAG run under `dag.test()` writes: the `duckdb_default` connection points at it."""
-    db = tmp_path / "dag" / "news.duckdb"
+    db = tmp_path / "dag" / "news.ducklake"
     monkeypatch.setenv("AIRFLOW_CONN_DUCKDB_DEFAULT", json.dumps({"conn_type": "duckdb", "host": str(db)}))
     monkeypatch.setenv("NEWS_DATA_DIR", str(db.parent))
     return db

@@ -37,7 +37,7 @@ def test_an_input_over_its_budget_is_rejected_and_the_run_goes_on(settings, tmp_
     paragraphs = "\n\n".join(f"Paragraph {n} of a page far too slow to read, about item {n * 7}." for n in range(3000))
     (inbox / "slow.html").write_text(f"<html><body><article>{paragraphs}</article></body></html>")
     run_pipeline([str(inbox)], replace(settings, input_time_budget=0.02, max_body_chars=10**7), "budget")
-    states = dict(query(settings.db_path, "SELECT regexp_extract(source_uri, '[^/]+$'), state || ': ' || "
+    states = dict(query(settings.store, "SELECT regexp_extract(source_uri, '[^/]+$'), state || ': ' || "
                                           "coalesce(reason, '') FROM ingest_log")[1])
     assert states["slow.html"] == "rejected: over the time budget of 0.02 s per input"
     assert states[seed.name] in ("loaded: ", "rejected: over the time budget of 0.02 s per input")

@@ -28,8 +28,8 @@ def test_every_command_is_documented_in_the_readme(command):
 @pytest.fixture
 def cli_env(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("NEWS_DB", raising=False)
-    return tmp_path / "data" / "news.duckdb"
+    monkeypatch.delenv("NEWS_STORE", raising=False)
+    return tmp_path / "data" / "news.ducklake"
 
 
 def test_ingest_then_query_check_report(cli_env, capsys):
@@ -130,7 +130,7 @@ def test_query_of_a_bare_word_that_is_sql_runs_it_as_sql(cli_store, capsys):
 
 def test_news_shell_opens_the_store_in_the_duckdb_cli_of_the_same_version(tmp_path):
     """The pip DuckDB CLI refused the store when its version differed; `news shell` runs the pinned one."""
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "news.ducklake"
     news = str(Path(sys.executable).with_name("news"))
     subprocess.run([news, "ingest", str(SEEDS), "--db", str(db), "--no-check"], check=True, capture_output=True)
     shell = subprocess.run([news, "shell", "--db", str(db)], input="SELECT count(*) AS n FROM articles;\n",

@@ -138,7 +138,7 @@ def ledger(db: Path, run_id: str = "hostile") -> dict[str, tuple[str, str | None
 @pytest.fixture(scope="module")
 def hostile_run(hostile_inbox):
     """One run over the inbox, with a file and the FIFO also named on their own (reached twice)."""
-    db = hostile_inbox.parent / "store" / "news.duckdb"
+    db = hostile_inbox.parent / "store" / "news.ducklake"
     hostile = hostile_inbox / "hostile"
     done = ingest(db, hostile_inbox, hostile / "parentheses.txt", hostile / "pipe.txt")
     return db, done

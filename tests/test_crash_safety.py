@@ -29,6 +29,7 @@ from pipeline.run_folder import RunFolder
 from pipeline.store import connect, query
 from tests.conftest import REPO, SEEDS
 from tests.killing import Marker, finish, kill_after, reach, spawn, timeline
+from tests.support.stores import copy_store
 
 CORPUS_SEED = 20260111
 SWEEP_SEED = 13
@@ -153,7 +154,7 @@ def input_names(corpus: Path) -> list[str]:
 
 
 def cli_env(root: Path) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in ("NEWS_DB", "NEWS_STAGING")}
+    env = {key: value for key, value in os.environ.items() if key not in ("NEWS_STORE", "NEWS_STAGING")}
     return {**env, "NEWS_DATA_DIR": str(root), "NEWS_STAGING": str(root / "staging"),
             "NEWS_BATCH_SIZE": str(BATCH_SIZE)}
 
@@ -184,12 +185,6 @@ def processed_dir(raw_batch: Path) -> Path:
     return raw_batch.with_name(raw_batch.stem.replace("raw-", "processed-"))
 
 
-def copy_store(source: Path, target: Path) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(source, target)
-    return target
-
-
 def run_cli(inputs: Path, db: Path, run_id: str, root: Path) -> None:
     finish(spawn(ingest_command(inputs, db, run_id), cli_env(root), root / f"{run_id}.log"))
 
@@ -198,7 +193,7 @@ def run_cli(inputs: Path, db: Path, run_id: str, root: Path) -> None:
 def base_store(tmp_path_factory) -> Path:
     """A store that already holds the seeds, so a kill mid-load has earlier data to keep intact."""
     root = tmp_path_factory.mktemp("base")
-    db = root / "news.duckdb"
+    db = root / "news.ducklake"
     run_cli(SEEDS, db, BASE_RUN, root)
     return db
 
@@ -207,7 +202,7 @@ def base_store(tmp_path_factory) -> Path:
 def reference(corpus, base_store, tmp_path_factory) -> Reference:
     """The corpus run unkilled on a copy of the base store; its inputs not seen before are the ones batched."""
     root = tmp_path_factory.mktemp("reference")
-    db = copy_store(base_store, root / "news.duckdb")
+    db = copy_store(base_store, root / "news.ducklake")
     run = spawn(ingest_command(corpus, db, REFERENCE_RUN), cli_env(root), root / "reference.log")
     times = timeline(run, cli_markers(run_folder(root / "staging", REFERENCE_RUN)))
     assert_run_complete(db, REFERENCE_RUN, corpus)
@@ -275,7 +270,7 @@ def test_a_cli_run_killed_in_any_phase_and_run_again_ends_as_if_never_killed(
         phase, reruns, corpus, base_store, reference, tmp_path):
     """Run again under the same run id, as a retry would; after the load kill, first under a new one, as an operator
     starting afresh would, and then the killed run id still completes, adding nothing."""
-    db = copy_store(base_store, tmp_path / "news.duckdb")
+    db = copy_store(base_store, tmp_path / "news.ducklake")
     before = fingerprint(db)
     rng = random.Random(f"{SWEEP_SEED}:cli:{phase}")
     delay = rng.uniform(*KILL_FRACTIONS) * reference.phase_seconds(phase)
@@ -297,7 +292,7 @@ def test_a_cli_run_killed_in_any_phase_and_run_again_ends_as_if_never_killed(
 
 def dag_env(db: Path) -> dict[str, str]:
     """What the `dag_db` fixture sets, for a DAG run in its own process; unbuffered, so its log is live."""
-    env = {key: value for key, value in os.environ.items() if key not in ("NEWS_DB", "NEWS_STAGING")}
+    env = {key: value for key, value in os.environ.items() if key not in ("NEWS_STORE", "NEWS_STAGING")}
     return {**env, "AIRFLOW_CONN_DUCKDB_DEFAULT": json.dumps({"conn_type": "duckdb", "host": str(db)}),
             "NEWS_DATA_DIR": str(db.parent), "PYTHONUNBUFFERED": "1"}
 
@@ -356,7 +351,7 @@ def test_dag_runs_killed_mid_process_and_mid_load_leave_the_store_as_it_was_and_
     The kills wait on the DAG's log, then a fraction of what a batch and the load took in the CLI reference run:
     the same stage functions, in the same order.
     """
-    db = copy_store(base_store, tmp_path / "dag" / "news.duckdb")
+    db = copy_store(base_store, tmp_path / "dag" / "news.ducklake")
     before = fingerprint(db)
     rng = random.Random(f"{SWEEP_SEED}:dag")
     kills = [("second batch running", reference.batch_seconds()), ("load running", reference.phase_seconds("load"))]

@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 
@@ -127,12 +126,12 @@ def test_dag_run_over_the_seeds_matches_the_cli(dagbag, dag_db, settings):
     assert checks[0][0] > 0 and checks[0][1] == 0
     assert list((dag_db.parent / "staging").iterdir()) == []
     run_pipeline([str(SEEDS)], settings, "cli")
-    assert article_rows(dag_db) == article_rows(settings.db_path)
-    assert mention_rows(dag_db) == mention_rows(settings.db_path)
+    assert article_rows(dag_db) == article_rows(settings.store)
+    assert mention_rows(dag_db) == mention_rows(settings.store)
 
 
 def test_a_critical_quality_failure_fails_the_dag_run(dagbag, dag_db, settings):
-    run_pipeline([str(SEEDS)], replace(settings, db_path=dag_db), "earlier")
+    run_pipeline([str(SEEDS)], settings.with_store(dag_db), "earlier")
     with connect(dag_db) as con:
         con.execute("UPDATE articles SET published_at = DATE '2999-01-01'")
     run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(SEEDS)]})

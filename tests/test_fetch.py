@@ -33,10 +33,10 @@ def test_fetch_loads_new_pages_and_accounts_every_failure(settings, site):
     httpd, base = site
     summary = run_fetch([WebListing("local", "feed", f"{base}/feed.xml")], settings, "f1", POLICY)
     assert (summary.n_inputs, summary.n_loaded, summary.n_rejected, summary.n_failed) == (7, 3, 3, 1)
-    _, rows = query(settings.db_path, "SELECT url, title, published_at FROM articles ORDER BY url")
+    _, rows = query(settings.store, "SELECT url, title, published_at FROM articles ORDER BY url")
     assert [r[1] for r in rows] == ["Story 0", "Story 1", "Story 2"]
     assert all(str(r[2]) == "2019-09-23" and r[0].startswith(base) for r in rows)
-    _, ledger = query(settings.db_path, "SELECT source_uri, state, reason FROM ingest_log WHERE state <> 'loaded'")
+    _, ledger = query(settings.store, "SELECT source_uri, state, reason FROM ingest_log WHERE state <> 'loaded'")
     reasons = {uri.rsplit("/", 1)[-1]: (state, reason) for uri, state, reason in ledger}
     assert reasons["x.html"] == ("rejected", "refused: disallowed by robots.txt")
     assert reasons["gone.html"] == ("rejected", "HTTP 404")
@@ -52,7 +52,7 @@ def test_second_run_fetches_nothing_new_and_retries_what_failed(settings, site):
     summary = run_fetch([WebListing("local", "feed", f"{base}/feed.xml")], settings, "f2", POLICY)
     assert httpd.hits == ["/robots.txt", "/feed.xml", "/busy.html"], "the 503 page is retried though the feed is 304"
     assert (summary.n_inputs, summary.n_failed) == (1, 1)
-    _, rows = query(settings.db_path, "SELECT status, etag FROM fetch_state")
+    _, rows = query(settings.store, "SELECT status, etag FROM fetch_state")
     assert rows == [(304, '"feed-v1"')]
 
 
@@ -62,7 +62,7 @@ def test_a_failing_page_is_tried_at_most_three_times(settings, site):
         httpd.hits.clear()
         run_fetch([WebListing("local", "feed", f"{base}/feed.xml")], settings, run, POLICY)
     assert "/busy.html" not in httpd.hits
-    _, rows = query(settings.db_path, "SELECT count(*) FROM ingest_log WHERE source_uri LIKE '%/busy.html'")
+    _, rows = query(settings.store, "SELECT count(*) FROM ingest_log WHERE source_uri LIKE '%/busy.html'")
     assert rows == [(3,)]
 
 
@@ -74,7 +74,7 @@ def test_the_network_step_reads_only_the_frontier_snapshot(settings, site, tmp_p
     run_fetch(sources, settings, "f1", POLICY)
     snapshot_frontier(settings, "f2").known_states.unlink()  # poll the feed in full, not with conditional GET
     httpd.hits.clear()
-    unreachable = replace(settings, db_path=tmp_path / "no-such-folder" / "news.duckdb")
+    unreachable = settings.with_store(tmp_path / "no-such-folder" / "news.ducklake")
     fetch_pages(sources, unreachable, "f2", POLICY)
     assert not unreachable.db_path.parent.exists()
     assert httpd.hits == ["/robots.txt", "/feed.xml", "/busy.html"], "only the failed page is fetched again"
@@ -105,7 +105,7 @@ def test_served_dev_pages_load_with_urls_titles_and_dates(settings, dev_site):
     base, chosen = dev_site
     summary = run_fetch([WebListing("dev", "feed", f"{base}/feed.xml")], settings, "dev", POLICY)
     assert summary.n_inputs == len(chosen) and summary.n_failed == 0
-    _, rows = query(settings.db_path, "SELECT url, title, published_at FROM articles")
+    _, rows = query(settings.store, "SELECT url, title, published_at FROM articles")
     assert len(rows) >= len(chosen) - 1
     expected = {f"{base}/{r['id']}.html": r["publish_date"] for r in chosen}
     dated = sum(1 for url, _, published in rows if published and str(published) == expected[url])
@@ -119,9 +119,9 @@ def test_fetch_command_is_wired(settings, site, monkeypatch, capsys):
     from pipeline.cli import main
 
     _, base = site
-    monkeypatch.setenv("NEWS_DATA_DIR", str(settings.db_path.parent))
+    monkeypatch.setenv("NEWS_DATA_DIR", str(settings.store.parent))
     code = main(["fetch", "--url", f"{base}/feed.xml", "--allow-host", "127.0.0.1", "--delay", "0",
-                 "--db", str(settings.db_path)])
+                 "--db", str(settings.store)])
     assert "loaded 3" in capsys.readouterr().out
     assert code == 0
 
@@ -225,7 +225,7 @@ def test_a_listing_rejected_before_can_fail_and_then_be_read(settings, fault_sit
     for run_id, health in [("r1", "unreadable"), ("r2", "unreadable"), ("r3", "down"), ("r4", "repaired")]:
         httpd.feed_health = health
         run_fetch(source, settings, run_id, LISTING_POLICY)
-        _, rows = query(settings.db_path, "SELECT source_uri, state FROM ingest_log WHERE run_id = ?", [run_id])
+        _, rows = query(settings.store, "SELECT source_uri, state FROM ingest_log WHERE run_id = ?", [run_id])
         ledger += [(run_id, uri.removeprefix(base), state) for uri, state in rows]
     assert ledger == [("r1", "/recovering-feed.xml", "rejected"), ("r2", "/recovering-feed.xml", "rejected"),
                       ("r3", "/recovering-feed.xml", "failed"), ("r4", "/a/repaired.html", "loaded")]
@@ -235,7 +235,7 @@ def test_invalid_ipv6_links_are_each_rejected_and_the_rest_of_the_feed_loads(set
     _, base = fault_site
     summary = run_fetch([WebListing("bench", "feed", f"{base}/ipv6-feed.xml")], settings, "v6", LISTING_POLICY)
     assert (summary.n_inputs, summary.n_loaded, summary.n_rejected) == (3, 1, 2)
-    _, rows = query(settings.db_path, "SELECT source_uri, doc_key, reason FROM ingest_log WHERE state = 'rejected' "
+    _, rows = query(settings.store, "SELECT source_uri, doc_key, reason FROM ingest_log WHERE state = 'rejected' "
                                       "ORDER BY source_uri")
     assert [uri for uri, _, _ in rows] == ["http://[::1/x", "http://[zz]/"]
     assert all(key.startswith(f"url:{uri}#") for uri, key, _ in rows), "keyed by the raw string, uncanonicalisable"
@@ -248,7 +248,7 @@ def test_after_the_run_deadline_every_listed_page_fails_unrequested_and_comes_ba
     summary = run_fetch(source, settings, "d1", replace(LISTING_POLICY, run_deadline=1.0))
     assert (summary.n_inputs, summary.n_failed) == (3, 3)
     assert not [path for path in httpd.hits if path.startswith("/a/")]
-    _, rows = query(settings.db_path, "SELECT source_uri, reason FROM ingest_log ORDER BY source_uri")
+    _, rows = query(settings.store, "SELECT source_uri, reason FROM ingest_log ORDER BY source_uri")
     assert rows == [(f"{base}/a/late-1.html", "not fetched: run deadline of 1 s reached"),
                     (f"{base}/a/late-2.html", "not fetched: run deadline of 1 s reached"),
                     (f"{base}/drip", "timeout: request took over 2 s")]

@@ -28,27 +28,27 @@ def test_seeds_load_five_articles_with_a_balanced_ledger(settings):
     summary = run_pipeline([str(SEEDS)], settings, "r1")
     assert (summary.n_inputs, summary.n_loaded, summary.n_duplicate, summary.n_rejected, summary.n_failed) == (
         5, 5, 0, 0, 0)
-    assert set(ledger(settings.db_path, "r1").values()) == {"loaded"}
+    assert set(ledger(settings.store, "r1").values()) == {"loaded"}
     assert not (settings.staging_dir / "r1").exists()
-    _, rows = query(settings.db_path, "SELECT count(*) FROM entity_mentions")
+    _, rows = query(settings.store, "SELECT count(*) FROM entity_mentions")
     assert rows[0][0] > 20
 
 
 def test_second_replay_adds_nothing_and_accounts_every_input(settings):
     run_pipeline([str(SEEDS)], settings, "r1")
-    before = counts(settings.db_path)
+    before = counts(settings.store)
     summary = run_pipeline([str(SEEDS)], settings, "r2")
-    assert counts(settings.db_path) == before
+    assert counts(settings.store) == before
     assert (summary.n_inputs, summary.n_duplicate) == (5, 5)
-    _, rows = query(settings.db_path, "SELECT DISTINCT reason FROM ingest_log WHERE run_id = 'r2'")
+    _, rows = query(settings.store, "SELECT DISTINCT reason FROM ingest_log WHERE run_id = 'r2'")
     assert rows == [("seen_before",)]
 
 
 def test_rerunning_the_same_run_changes_nothing(settings):
     run_pipeline([str(SEEDS)], settings, "r1")
-    before = counts(settings.db_path), ledger(settings.db_path, "r1")
+    before = counts(settings.store), ledger(settings.store, "r1")
     run_pipeline([str(SEEDS)], settings, "r1")
-    assert (counts(settings.db_path), ledger(settings.db_path, "r1")) == before
+    assert (counts(settings.store), ledger(settings.store, "r1")) == before
 
 
 def test_copy_under_another_name_is_a_content_duplicate(settings, tmp_path):
@@ -59,7 +59,7 @@ def test_copy_under_another_name_is_a_content_duplicate(settings, tmp_path):
     (folder / "b.txt").write_bytes(seed.read_bytes() + b"\n\n")
     summary = run_pipeline([str(folder)], settings, "r1")
     assert (summary.n_loaded, summary.n_duplicate) == (1, 1)
-    _, rows = query(settings.db_path, "SELECT rule FROM duplicates")
+    _, rows = query(settings.store, "SELECT rule FROM duplicates")
     assert rows == [("content_hash",)]
 
 
@@ -76,7 +76,7 @@ def test_a_seed_copy_with_new_boilerplate_is_a_near_duplicate(settings, tmp_path
         "Most read\nThe ten best beaches of the year\nCopyright Mirror Site. All rights reserved.\n")
     summary = run_pipeline([str(folder)], settings, "r1")
     assert (summary.n_loaded, summary.n_duplicate) == (5, 1)
-    _, rows = query(settings.db_path, "SELECT d.doc_key, a.doc_key FROM duplicates d "
+    _, rows = query(settings.store, "SELECT d.doc_key, a.doc_key FROM duplicates d "
                                       "JOIN articles a ON a.article_id = d.duplicate_of")
     assert len(rows) == 1
     assert {key.split("#")[0] for key in rows[0]} == {"file:mirror-site-copy.txt", f"file:{seed_name}"}
@@ -110,7 +110,7 @@ def test_bad_inputs_never_crash_and_every_input_ends_in_one_state(settings, bad_
     assert summary.n_inputs == 12
     assert summary.n_loaded + summary.n_duplicate + summary.n_rejected + summary.n_failed == 12
     assert summary.n_failed == 0
-    _, rows = query(settings.db_path, "SELECT source_uri, state, reason FROM ingest_log WHERE run_id = 'bad'")
+    _, rows = query(settings.store, "SELECT source_uri, state, reason FROM ingest_log WHERE run_id = 'bad'")
     states = {uri.rsplit("/", 1)[-1]: (state, reason) for uri, state, reason in rows}
     assert states["empty.txt"] == ("rejected", "empty input")
     assert states["blank.txt"] == ("rejected", "empty input")
@@ -130,27 +130,27 @@ def test_bad_inputs_never_crash_and_every_input_ends_in_one_state(settings, bad_
 
 def test_rejects_keep_the_raw_bytes(settings, bad_inputs):
     run_pipeline([str(bad_inputs)], settings, "bad")
-    _, rows = query(settings.db_path, "SELECT source_uri, raw, raw_file FROM rejects")
+    _, rows = query(settings.store, "SELECT source_uri, raw, raw_file FROM rejects")
     raw = {uri.rsplit("/", 1)[-1]: (value, file) for uri, value, file in rows}
     assert raw["picture.png"] == (b"\x89PNG\r\n\x1a\n", None)
     assert raw["records.jsonl#L2"] == (b"{broken json", None)
     inline, file = raw["huge.txt"]
     assert inline is None and file.startswith("rejects/"), "over 1 MiB, the bytes live in a file beside the store"
-    kept = (settings.db_path.parent / file).read_bytes()
+    kept = (settings.store.parent / file).read_bytes()
     assert len(kept) == settings.max_input_bytes and hashlib.sha256(kept).hexdigest() in file
 
 
 def test_replaying_bad_inputs_again_adds_no_reject(settings, bad_inputs):
     run_pipeline([str(bad_inputs)], settings, "bad1")
-    before = counts(settings.db_path)
+    before = counts(settings.store)
     summary = run_pipeline([str(bad_inputs)], settings, "bad2")
-    assert counts(settings.db_path) == before
+    assert counts(settings.store) == before
     assert summary.n_inputs == 12 and summary.n_loaded == 0
 
 
 def test_mention_offsets_point_into_the_body(settings):
     run_pipeline([str(SEEDS)], settings, "r1")
-    _, rows = query(settings.db_path, "SELECT count(*) FILTER (substr(a.body, m.start_char + 1, "
+    _, rows = query(settings.store, "SELECT count(*) FILTER (substr(a.body, m.start_char + 1, "
                                       "m.end_char - m.start_char) <> m.surface), count(*) "
                                       "FROM entity_mentions m JOIN articles a USING (article_id)")
     mismatched, total = rows[0]
@@ -159,9 +159,9 @@ def test_mention_offsets_point_into_the_body(settings):
 
 def test_rerunning_a_run_with_repeated_inputs_keeps_its_ledger(settings, bad_inputs):
     run_pipeline([str(bad_inputs)], settings, "bad")
-    before = counts(settings.db_path), ledger(settings.db_path, "bad")
+    before = counts(settings.store), ledger(settings.store, "bad")
     run_pipeline([str(bad_inputs)], settings, "bad")
-    assert (counts(settings.db_path), ledger(settings.db_path, "bad")) == before
+    assert (counts(settings.store), ledger(settings.store, "bad")) == before
 
 
 def entity_rows(db_path) -> dict[str, tuple]:
@@ -171,13 +171,13 @@ def entity_rows(db_path) -> dict[str, tuple]:
 
 def test_seed_entities_get_country_codes_and_first_last_seen(settings):
     run_pipeline([str(SEEDS)], settings, "r1")
-    entities = entity_rows(settings.db_path)
+    entities = entity_rows(settings.store)
     codes = {name: entities[name][1] for name in
              ("Venezuela", "Venezuelan", "Caracas", "Russia", "Russian", "Moscow", "United States", "Washington")}
     assert codes == {"Venezuela": "VE", "Venezuelan": "VE", "Caracas": "VE", "Russia": "RU", "Russian": "RU",
                      "Moscow": "RU", "United States": "US", "Washington": "US"}
     assert "US" not in entities and entities["Vladimir Putin"][1] is None
-    _, ((first, last),) = query(settings.db_path, "SELECT min(published_at), max(published_at) FROM articles")
+    _, ((first, last),) = query(settings.store, "SELECT min(published_at), max(published_at) FROM articles")
     assert first == dt.date(2018, 12, 4)
     assert entities["Vladimir Putin"][2:] == (first, last)
     assert entities["Hugo Ch\u00e1vez"][2:] == (None, None)
@@ -199,20 +199,20 @@ def later_putin_article(tmp_path):
 
 def test_later_run_attaches_to_known_entities_and_widens_last_seen(settings, later_putin_article):
     run_pipeline([str(SEEDS)], settings, "r1")
-    before = entity_rows(settings.db_path)
+    before = entity_rows(settings.store)
     summary = run_pipeline([str(later_putin_article)], settings, "r2")
     assert summary.n_loaded == 1
-    after = entity_rows(settings.db_path)
+    after = entity_rows(settings.store)
     assert "Putin" not in after
     assert after["Vladimir Putin"] == (*before["Vladimir Putin"][:3], dt.date(2024, 3, 1))
     assert after["Kazan"] == ("GPE", "RU", dt.date(2024, 3, 1), dt.date(2024, 3, 1))
     assert after["Hugo Ch\u00e1vez"] == before["Hugo Ch\u00e1vez"]
-    _, rows = query(settings.db_path, "SELECT count(*) FROM entity_mentions m JOIN entities USING (entity_id) "
+    _, rows = query(settings.store, "SELECT count(*) FROM entity_mentions m JOIN entities USING (entity_id) "
                                       "JOIN articles a USING (article_id) WHERE name = 'Vladimir Putin' "
                                       "AND a.run_id = 'r2'")
     assert rows[0][0] == 3
 
-    tables = counts(settings.db_path)
+    tables = counts(settings.store)
     run_pipeline([str(later_putin_article)], settings, "r3")
     run_pipeline([str(later_putin_article)], settings, "r2")
-    assert (counts(settings.db_path), entity_rows(settings.db_path)) == (tables, after)
+    assert (counts(settings.store), entity_rows(settings.store)) == (tables, after)

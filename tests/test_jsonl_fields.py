@@ -136,12 +136,12 @@ def test_malformed_lines_load_or_reject_end_to_end(settings, tmp_path):
     summary = run_pipeline([str(folder)], settings, "fields", today=TODAY)
 
     assert (summary.n_inputs, summary.n_failed, summary.n_rejected) == (5, 0, 1)
-    _, rows = query(settings.db_path, "SELECT url, title, byline, published_at FROM articles ORDER BY url")
+    _, rows = query(settings.store, "SELECT url, title, byline, published_at FROM articles ORDER BY url")
     assert sorted(rows, key=str) == sorted([
         ("https://example.org/byline", None, None, None),
         (None, "Number url", None, None),
         ("https://example.org/surrogate\ufffd", "T\ufffd", "B\ufffd", None),
         ("https://example.org/year-one", None, None, None),
     ], key=str)
-    _, rejects = query(settings.db_path, "SELECT reason FROM ingest_log WHERE state = 'rejected'")
+    _, rejects = query(settings.store, "SELECT reason FROM ingest_log WHERE state = 'rejected'")
     assert rejects == [("invalid JSON line: nested too deep",)]

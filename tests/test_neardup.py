@@ -82,7 +82,7 @@ def test_nothing_is_written_before_flush():
 def test_a_threshold_that_needs_other_band_keys_is_refused_until_reindexed(tmp_path):
     """Lowered below 0.6, the threshold needs another LSH layout: every stored article would silently stop
     matching, so runs are refused with a one-line message until `news reindex` re-bands the stored signatures."""
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "news.ducklake"
     seed = sorted(SEEDS.glob("*.txt"))[0]
     (tmp_path / "inbox").mkdir()
     (tmp_path / "inbox" / seed.name).write_text(seed.read_text())

@@ -25,7 +25,7 @@ def test_a_file_named_twice_and_reached_through_its_folder_is_one_input(settings
     seed = sorted(SEEDS.glob("*.txt"))[0]
     summary = run_pipeline([str(SEEDS), str(seed), str(seed)], settings, "twice")
     assert summary.n_inputs == 5 and summary.n_loaded == 5
-    assert query(settings.db_path, "SELECT count(DISTINCT source_uri), count(*) FROM ingest_log")[1] == [(5, 5)]
+    assert query(settings.store, "SELECT count(DISTINCT source_uri), count(*) FROM ingest_log")[1] == [(5, 5)]
 
 
 def test_the_same_bytes_under_two_names_share_the_first_ones_fate(settings, tmp_path):
@@ -34,7 +34,7 @@ def test_the_same_bytes_under_two_names_share_the_first_ones_fate(settings, tmp_
         (tmp_path / folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n")
         (tmp_path / folder / "story.txt").write_text(sorted(SEEDS.glob("*.txt"))[0].read_text())
     run_pipeline([str(tmp_path / "a"), str(tmp_path / "b")], settings, "copies")
-    rows = query(settings.db_path, "SELECT regexp_extract(source_uri, '[ab]/.*$'), state, reason, article_id "
+    rows = query(settings.store, "SELECT regexp_extract(source_uri, '[ab]/.*$'), state, reason, article_id "
                                    "FROM ingest_log ORDER BY 1")[1]
     [(_, _, _, loaded_id)] = [row for row in rows if row[0] == "a/story.txt"]
     assert rows == [("a/image.png", "rejected", "unsupported file type '.png'", None),

@@ -12,9 +12,9 @@ import itertools
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from pipeline.store import connect
 from tests.conftest import SEEDS
 from tests.support.cluster import DUCKDB_POOL, POSTGRES_URL, AirflowCluster, group_alive, services_reachable
 
@@ -50,7 +50,7 @@ def conf(folder: str) -> dict:
 
 
 def table(cluster: AirflowCluster, sql: str) -> list[tuple]:
-    with duckdb.connect(str(cluster.duckdb_path), read_only=True) as con:
+    with connect(cluster.duckdb_path, read_only=True) as con:
         return con.execute(sql).fetchall()
 
 

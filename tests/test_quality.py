@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from pipeline.quality import validate_run
+from pipeline.store import connect
 
 RUN_ID = "run-1"
 BODY = "Ada Lovelace met Charles Babbage in London."
@@ -51,7 +52,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
 def _load_run(db_path: Path, articles: list[dict], run_counts: dict | None = None) -> None:
     """Load articles with one mention each, their ledger rows, and a run summary that balances
     unless `run_counts` overrides it."""
-    with duckdb.connect(str(db_path)) as con:
+    with connect(db_path) as con:
         for article in articles:
             _insert(con, "articles", article)
             _insert(
@@ -72,7 +73,7 @@ def _load_run(db_path: Path, articles: list[dict], run_counts: dict | None = Non
 
 
 def _quality_rows(db_path: Path) -> list[tuple]:
-    with duckdb.connect(str(db_path), read_only=True) as con:
+    with connect(db_path, read_only=True) as con:
         return con.execute(
             "SELECT suite, expectation, success FROM quality_results WHERE run_id = ?", [RUN_ID]
         ).fetchall()
@@ -142,7 +143,7 @@ def test_repeated_document_must_be_a_duplicate(fresh_db, gx_dir, state, run_coun
     """The same document under a second source_uri is fine as a duplicate, wrong as a second load."""
     article = _article("a1")
     _load_run(fresh_db, [article], run_counts=run_counts)
-    with duckdb.connect(str(fresh_db)) as con:
+    with connect(fresh_db) as con:
         _insert(con, "ingest_log", _log_row(article, source_uri="file:///elsewhere/a1.txt", state=state))
 
     report = validate_run(fresh_db, RUN_ID, gx_dir)
@@ -156,7 +157,7 @@ def test_repeated_document_must_be_a_duplicate(fresh_db, gx_dir, state, run_coun
 
 def test_orphan_mention_fails(fresh_db, gx_dir):
     _load_run(fresh_db, [_article("a1")])
-    with duckdb.connect(str(fresh_db)) as con:
+    with connect(fresh_db) as con:
         con.execute("UPDATE entity_mentions SET article_id = 'gone'")
 
     report = validate_run(fresh_db, RUN_ID, gx_dir)

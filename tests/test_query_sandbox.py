@@ -34,7 +34,7 @@ from tests.conftest import SEEDS
 def store(tmp_path_factory):
     settings = load_settings().under(tmp_path_factory.mktemp("sandbox"))
     run_pipeline([str(SEEDS)], settings, "seeds")
-    return settings.db_path
+    return settings.store
 
 
 def fingerprint(path) -> str:
@@ -198,7 +198,7 @@ def test_errors_are_one_line_without_the_echoed_sql(store):
 
 
 def test_a_missing_store_is_not_created(tmp_path):
-    missing = tmp_path / "news.duckdb"
+    missing = tmp_path / "news.ducklake"
     with pytest.raises(QueryError, match=r"^no such store: "):
         read_only_query(missing, "SELECT 1")
     assert not missing.exists()

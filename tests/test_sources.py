@@ -56,11 +56,11 @@ def committed_offset(db_path) -> int | None:
 def test_a_sources_state_is_committed_with_its_rows_and_the_next_run_resumes_from_it(settings):
     log = ARTICLES[:3]
     run_source(LogSource(log), settings, "first")
-    assert committed_offset(settings.db_path) == 2
+    assert committed_offset(settings.store) == 2
     run_source(LogSource(log), settings, "second")
-    assert committed_offset(settings.db_path) == 3
-    assert query(settings.db_path, "SELECT count(*) FROM articles")[1] == [(3,)]
-    assert query(settings.db_path, "SELECT run_id, count(*) FROM ingest_log GROUP BY ALL ORDER BY ALL")[1] == [
+    assert committed_offset(settings.store) == 3
+    assert query(settings.store, "SELECT count(*) FROM articles")[1] == [(3,)]
+    assert query(settings.store, "SELECT run_id, count(*) FROM ingest_log GROUP BY ALL ORDER BY ALL")[1] == [
         ("first", 2), ("second", 1)]
 
 
@@ -69,13 +69,13 @@ def test_a_run_that_dies_before_its_load_leaves_the_state_and_the_next_run_reads
     run_source(LogSource(log), settings, "first")
     plan = plan_source(LogSource(log), settings, "died")
     [process_batch(batch, settings) for batch in plan.batches]
-    assert committed_offset(settings.db_path) == 2, "nothing committed without the load"
+    assert committed_offset(settings.store) == 2, "nothing committed without the load"
     summary = run_source(LogSource(log), settings, "again")
     assert (summary.n_inputs, summary.n_loaded) == (2, 2)
-    assert committed_offset(settings.db_path) == 4
+    assert committed_offset(settings.store) == 4
     plan = plan_source(LogSource(log), settings, "replayed-load")
     load(plan, [process_batch(batch, settings) for batch in plan.batches], settings)
-    assert query(settings.db_path, "SELECT count(*), count(DISTINCT doc_key) FROM articles")[1] == [(4, 4)]
+    assert query(settings.store, "SELECT count(*), count(DISTINCT doc_key) FROM articles")[1] == [(4, 4)]
 
 
 def test_every_kind_is_offered_by_the_cli_and_named_in_the_readme():

@@ -1,6 +1,5 @@
-import duckdb
 
-from pipeline.store import migrate, migrations, named_query, query
+from pipeline.store import connect, migrate, migrations, named_query, query
 
 CONTRACT = {"articles", "entities", "entity_mentions", "duplicates", "ingest_log", "ingest_runs", "rejects",
             "quality_results"}
@@ -12,10 +11,9 @@ def test_migrations_create_the_documented_tables(fresh_db):
 
 
 def test_migrating_twice_applies_nothing_the_second_time(db_path):
-    con = duckdb.connect(str(db_path))
-    assert migrate(con) == [v for v, _ in migrations()]
-    assert migrate(con) == []
-    con.close()
+    with connect(db_path) as con:
+        assert migrate(con) == [v for v, _ in migrations()]
+        assert migrate(con) == []
 
 
 def test_articles_columns_match_the_contract(fresh_db):

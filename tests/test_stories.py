@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import shutil
 from collections import Counter
 from dataclasses import replace
 
@@ -13,25 +12,26 @@ import pytest
 from pipeline import stories
 from pipeline.settings import load_settings
 from pipeline.stages.run import run_pipeline
-from pipeline.store import connect
+from pipeline.store import Store, connect
 from pipeline.stories import Doc, Evidence, _cosine, _idf, _overlap, _Pool, _tfidf, assign_stories, same_story
 from tests.conftest import SEEDS
+from tests.support.stores import copy_store
 
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory):
     """The seeds loaded once (articles and entities, no stories yet); each test works on a copy."""
     root = tmp_path_factory.mktemp("stories")
-    settings = replace(load_settings(), db_path=root / "news.duckdb", staging_dir=root / "staging",
+    settings = replace(load_settings(), store=Store.at(root / "news.ducklake"), staging_dir=root / "staging",
                        gx_dir=root / "gx")
     run_pipeline([str(SEEDS)], settings, "stories_seeds")
-    return settings.db_path
+    return settings.store
 
 
 @pytest.fixture
 def con(ingested, tmp_path):
-    copy = tmp_path / "news.duckdb"
-    shutil.copy(ingested, copy)
+    copy = tmp_path / "news.ducklake"
+    copy_store(ingested, copy)
     with connect(copy) as connection:
         yield connection
 

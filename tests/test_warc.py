@@ -82,7 +82,7 @@ def test_warc_replay_loads_pages_with_their_urls(settings, tmp_path):
     (tmp_path / "in" / "crawl.warc.gz").write_bytes(warc_bytes(RECORDS))
     summary = run_pipeline([str(tmp_path / "in")], settings, "warc")
     assert (summary.n_inputs, summary.n_loaded, summary.n_rejected) == (3, 2, 1)
-    _, rows = query(settings.db_path, "SELECT url, canonical_url, title FROM articles ORDER BY url")
+    _, rows = query(settings.store, "SELECT url, canonical_url, title FROM articles ORDER BY url")
     assert rows[0] == ("https://example.org/news/1?utm_source=rss", "https://example.org/news/1", "Ministers meet")
 
 

@@ -26,7 +26,7 @@ def test_two_ingests_started_at_once_both_finish_and_account_for_every_input(tmp
         (tmp_path / name).mkdir()
         for seed in files:
             shutil.copy(seed, tmp_path / name / seed.name)
-    db = tmp_path / "store" / "news.duckdb"
+    db = tmp_path / "store" / "news.ducklake"
     runs = [ingest(db, tmp_path / "first", "first"), ingest(db, tmp_path / "second", "second")]
     outputs = [run.communicate(timeout=600) for run in runs]
     for run, (_, stderr) in zip(runs, outputs, strict=True):
@@ -37,7 +37,7 @@ def test_two_ingests_started_at_once_both_finish_and_account_for_every_input(tmp
 
 
 def test_a_writer_that_waits_too_long_says_the_store_is_busy_in_one_line(tmp_path):
-    db = tmp_path / "news.duckdb"
+    db = tmp_path / "news.ducklake"
     with writer_slot(db):
         busy = ingest(db, SEEDS, "busy", NEWS_WRITER_WAIT="1")
         _, stderr = busy.communicate(timeout=300)

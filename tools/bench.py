@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         processed = timed("pipeline: process batches", n, lambda: [process_batch(b, settings) for b in plan.batches],
                           results)
         summary = timed("pipeline: load DuckDB", n, lambda: load(plan, processed, settings), results)
-        timed("pipeline: quality gate", n, lambda: validate_run(settings.db_path, "bench", settings.gx_dir), results)
+        timed("pipeline: quality gate", n, lambda: validate_run(settings.store, "bench", settings.gx_dir), results)
         replan = timed("replay again: plan (all skipped)", n, lambda: plan_run([str(corpus)], settings, "again"),
                        results)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -76,7 +76,7 @@ def fault_table(root: Path) -> list[tuple[str, str, str, str, float]]:
         stop(httpd)
     plan = plan_docs(docs, settings, "faults", f"{base}/faults.txt")
     load(plan, [process_batch(batch, settings) for batch in plan.batches], settings)
-    _, rows = query(settings.db_path, "SELECT source_uri, state, reason FROM ingest_log WHERE run_id = 'faults'")
+    _, rows = query(settings.store, "SELECT source_uri, state, reason FROM ingest_log WHERE run_id = 'faults'")
     ledger = {uri.removeprefix(base): (state, reason or "") for uri, state, reason in rows}
     return [(path, behaviour, *ledger[path], client.seconds[base + path]) for path, behaviour in FAULTS.items()]
 

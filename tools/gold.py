@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.store import query
+from pipeline.store import StoreLike, query
 from pipeline.textnorm import fold
 
 EDGE_CHARS = 150
@@ -32,7 +32,7 @@ def load_gold(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def score(db_path: Path, gold: dict) -> list[Check]:
+def score(db_path: StoreLike, gold: dict) -> list[Check]:
     """One Check per gold assertion; an article missing from the database fails all of its checks."""
     _, rows = query(db_path, "SELECT source_uri, article_id, title, language, body, published_at FROM articles")
     by_file = {Path(uri).name: row for uri, *row in rows}

@@ -41,7 +41,7 @@ def snapshot_frontier(settings: Settings, run_id: str) -> RunFolder:
     """
     folder = RunFolder.of(settings.staging_dir, run_id)
     folder.snapshot.mkdir(parents=True, exist_ok=True)
-    with connect(settings.db_path) as con:
+    with connect(settings.store) as con:
         migrate(con)
         logged = _logged_inputs(con, run_id)
         settled_pages = con.sql(SETTLED_PAGES_SQL, params=[CONTENT_DIGEST]).to_arrow_table()

@@ -30,7 +30,7 @@ from pipeline.run_folder import ProcessedBatch
 from pipeline.settings import Settings
 from pipeline.sources.base import SourceState
 from pipeline.stages.plan import Plan, loaded_reason
-from pipeline.store import connect, merge_rows, migrate
+from pipeline.store import commit, connect, merge_rows, migrate
 from pipeline.stories import assign_stories
 
 _INCOMING_ENTITY_SCHEMA = pa.schema([
@@ -39,7 +39,7 @@ _INCOMING_ENTITY_SCHEMA = pa.schema([
 ])
 """Explicit, as a batch whose places all lack a code would otherwise give ``country_code`` Arrow's null type."""
 REJECTS_FOLDER = "rejects"
-"""Beside the store: raw bytes of rejects larger than `Settings.inline_reject_bytes`."""
+"""In the store's data folder: raw bytes of rejects larger than `Settings.inline_reject_bytes`."""
 _KEPT_SCHEMA = pa.schema([("article_id", pa.string()), ("version_of", pa.string()), ("version", pa.int32())])
 """The articles a load keeps, with their version links (version_of NULL and version 1 for a first version)."""
 
@@ -58,11 +58,11 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
     ledger = [LedgerEntry.from_row(row) for row in run_folder.read(plan.folder.settled).to_pylist()]
     articles = _in_keeping_order(_concat([b.articles for b in batches], run_folder.ARTICLE_SCHEMA))
     run_id = plan.run_id
-    with connect(settings.db_path) as con:
+    with connect(settings.store) as con:
         migrate(con)
         con.execute("BEGIN")
         for batch in batches:
-            ledger += _load_outcomes(con, batch.outcomes, settings.db_path.parent / REJECTS_FOLDER,
+            ledger += _load_outcomes(con, batch.outcomes, settings.store.home / REJECTS_FOLDER,
                                      settings.inline_reject_bytes)
         near = NearDupIndex(con, settings.near_duplicate_threshold)
         kept, verdicts = _dedup(con, articles, run_id, near)
@@ -79,7 +79,8 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
         _write_ledger(con, run_id, ledger)
         summary = _write_run(con, plan, ledger)
         _commit_source_states(con, run_id, plan.source_states)
-        con.execute("COMMIT")
+        commit(con, f"load {run_id}: {summary.n_loaded} loaded of {summary.n_inputs} inputs",
+               {"run_id": run_id, "stage": "load", "source": plan.source})
     return summary
 
 

@@ -23,7 +23,7 @@ from pipeline.settings import Settings
 from pipeline.sources.base import ReadContext, Source, SourceState
 from pipeline.sources.files import FileSource
 from pipeline.sources.keys import CONTENT_DIGEST, input_key, page_key
-from pipeline.store import connect, migrate
+from pipeline.store import Store, StoreLike, connect, migrate
 
 SETTLE_CHUNK = 500
 """Inputs settled against the store with one query while planning."""
@@ -76,10 +76,10 @@ def plan_run(paths: list[str], settings: Settings, run_id: str) -> Plan:
 
 def plan_source(source: Source, settings: Settings, run_id: str) -> Plan:
     """Read a source with what the store knows of it (its committed states, the pages settled), then plan it."""
-    with connect(settings.db_path) as con:
+    with connect(settings.store) as con:
         migrate(con)
         known = {state.source_id: state for state in read_source_states(con, source.kind)}
-    context = ReadContext(settings.max_input_bytes, known, settled=lambda keys: seen_keys(settings.db_path, keys))
+    context = ReadContext(settings.max_input_bytes, known, settled=lambda keys: seen_keys(settings.store, keys))
     return plan_docs(source.read(context), settings, run_id, source.label, states=source.states)
 
 
@@ -117,7 +117,7 @@ def plan_docs(docs: Iterable[RawDoc], settings: Settings, run_id: str, source: s
             batches.append(run_folder.write(rows, run_folder.RAW_SCHEMA, folder.raw_batch(len(batches))))
         pending, pending_bytes = [], 0
 
-    with connect(settings.db_path) as con:
+    with connect(settings.store) as con:
         migrate(con)
         check_layout(con, settings.near_duplicate_threshold)
         for chunk in _chunks(docs, SETTLE_CHUNK, settings.batch_bytes):
@@ -162,13 +162,12 @@ def _chunks(docs: Iterable[RawDoc], size: int, max_bytes: int) -> Iterator[list[
         yield chunk
 
 
-def seen_keys(db_path: Path, keys: set[str]) -> set[str]:
+def seen_keys(db_path: StoreLike, keys: set[str]) -> set[str]:
     """The keys whose page is already settled in the store (in any version), so a fetcher can skip them before
     any network request. A fetcher knows a page's key, not yet the digest of what it would read."""
-    if not keys or not Path(db_path).exists():
+    if not keys or not Store.at(db_path).exists():
         return set()
-    with connect(db_path) as con:
-        migrate(con)
+    with connect(db_path, read_only=True) as con:
         con.execute("CREATE OR REPLACE TEMP TABLE wanted_pages AS SELECT unnest(?::VARCHAR[]) AS page",
                     [sorted({page_key(key) for key in keys})])
         settled = {page for (page,) in con.execute(

@@ -100,7 +100,7 @@ class AirflowCluster:
 
     @property
     def duckdb_path(self) -> Path:
-        return self.data_dir / "news.duckdb"
+        return self.data_dir / "news.ducklake"
 
     def environment(self) -> dict[str, str]:
         sql = f"{POSTGRES_URL.replace('postgresql://', 'postgresql+psycopg2://')}/{self.database}"

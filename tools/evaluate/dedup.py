@@ -38,7 +38,7 @@ import duckdb
 import numpy as np
 
 from pipeline.neardup import DEFAULT_THRESHOLD, NUM_PERM, NearDupIndex, store_signatures
-from pipeline.store import migrate
+from pipeline.store import connect, migrate
 from pipeline.textnorm import fold
 from tools.evaluate.extraction import seeds_database
 
@@ -101,8 +101,13 @@ def split_real_copies(articles: list[Article]) -> tuple[list[Article], dict[str,
 
 def near_duplicate_metrics(originals: list[Article], copies: dict[str, list[Article]], threshold: float,
                            seed: int) -> dict[str, float]:
-    con = duckdb.connect()
-    migrate(con)
+    with tempfile.TemporaryDirectory(prefix="news-neardup-") as tmp, connect(Path(tmp) / "eval.ducklake") as con:
+        migrate(con)
+        return _near_duplicate_metrics(con, originals, copies, threshold, seed)
+
+
+def _near_duplicate_metrics(con: duckdb.DuckDBPyConnection, originals: list[Article],
+                            copies: dict[str, list[Article]], threshold: float, seed: int) -> dict[str, float]:
     index = NearDupIndex(con, threshold)
     false_positives = 0
     for article in originals:
@@ -136,7 +141,7 @@ def story_metrics(seeds_dir: Path, gold: Path) -> dict[str, float]:
     from pipeline.stories import assign_stories
 
     corpus = json.loads(gold.read_text())["corpus"]
-    with seeds_database(seeds_dir) as db_path, duckdb.connect(str(db_path)) as con:
+    with seeds_database(seeds_dir) as store, connect(store) as con:
         files = dict(con.execute("SELECT regexp_extract(source_uri, '[^/]+$'), article_id FROM articles").fetchall())
         stories = assign_stories(con, list(files.values()))
     same = [stories[files[a]] == stories[files[b]] for a, b in corpus["same_story_pairs"]]
@@ -153,7 +158,7 @@ def lookup_speed(size: int, originals: list[Article], threshold: float, seed: in
     rng = np.random.default_rng(seed)
     queries = [syndicated(a.body, random.Random(i)) for i, a in enumerate(originals)]
     with tempfile.TemporaryDirectory(prefix="news-neardup-speed-") as tmp, \
-            duckdb.connect(str(Path(tmp) / "speed.duckdb")) as con:
+            connect(Path(tmp) / "speed.ducklake") as con:
         migrate(con)
         index = NearDupIndex(con, threshold)
         started = time.perf_counter()

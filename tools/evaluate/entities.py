@@ -27,7 +27,7 @@ from spacy.language import Language
 
 from pipeline.enrich.entities import load_model, tag_entities
 from pipeline.settings import PROJECT_ROOT, load_settings
-from pipeline.store import query
+from pipeline.store import StoreLike, query
 from pipeline.textnorm import fold
 from tools.evaluate.extraction import seeds_database
 from tools.gold import Check, load_gold, score
@@ -106,7 +106,7 @@ def evaluate_entities(gold: Path = DEFAULT_GOLD, speed_words: int = SPEED_WORDS)
     return EntityReport(Path(gold), articles, tuple(by_kind["one_person"]), tuple(by_kind["person_articles"]), speed)
 
 
-def _persons_by_file(db_path: Path) -> dict[str, list[tuple[str, ...]]]:
+def _persons_by_file(db_path: StoreLike) -> dict[str, list[tuple[str, ...]]]:
     """Each seed file's PERSON entities, as the names (display name and aliases) each goes by."""
     _, rows = query(db_path, "SELECT DISTINCT a.source_uri, e.entity_id, e.name, e.aliases FROM entity_mentions m "
                              "JOIN entities e USING (entity_id) JOIN articles a USING (article_id) "

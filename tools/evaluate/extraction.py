@@ -28,6 +28,7 @@ from pipeline.extract.html import extract_html
 from pipeline.extract.text import extract_text
 from pipeline.records import Extraction
 from pipeline.settings import PROJECT_ROOT
+from pipeline.store import Store
 from pipeline.textnorm import fold
 
 RENDERINGS = ("text", "html", "trafilatura")
@@ -187,7 +188,7 @@ def score_dates(data_dir: Path, limit: int | None = None) -> list[DateResult]:
 
 
 @contextmanager
-def seeds_database(seeds_dir: Path = SEEDS_DIR) -> Iterator[Path]:
+def seeds_database(seeds_dir: Path = SEEDS_DIR) -> Iterator[Store]:
     """``seeds_dir`` (the repo's seeds) ingested into a throw-away DuckDB; yields its path, removed on exit."""
     from pipeline.settings import load_settings
     from pipeline.stages.run import run_pipeline
@@ -195,7 +196,7 @@ def seeds_database(seeds_dir: Path = SEEDS_DIR) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="news-eval-") as tmp:
         settings = load_settings().under(Path(tmp))
         run_pipeline([str(seeds_dir)], settings, "eval_seeds")
-        yield settings.db_path
+        yield settings.store
 
 
 def seeds_gold(gold: Path) -> tuple[int, int]:
