@@ -271,9 +271,14 @@ def ensure_schema(where: StoreLike) -> None:
     (a report, the quality gate, a fetch's frontier snapshot) never waits for a running load."""
     store = Store.at(where)
     if store.exists():
-        with connect(store, read_only=True) as con:
-            if not pending_migrations(con):
-                return
+        try:
+            with connect(store, read_only=True) as con:
+                if not pending_migrations(con):
+                    return
+        except duckdb.CatalogException:
+            if store.catalog_file:
+                raise
+            # A PostgreSQL database without a lake yet: the read-only attach may not create one.
     with connect(store) as con:
         migrate(con)
 
@@ -369,6 +374,9 @@ def is_sql(text: str) -> bool:
     return True
 
 
+_CATALOG_FUNCTION = re.compile(r"""(?<![\w$])["`]?((?:postgres|sqlite|mysql)_\w*)["`]?\s*\(""", re.IGNORECASE)
+"""A call of a scanner's own functions (`postgres_query`, `sqlite_scan`, ...): with a PostgreSQL catalog attached they
+would run any SQL on the catalog's server (its files included) as the catalog's user, beneath the lake."""
 _LEADING_KEYWORD = re.compile(r"\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(\w+)", re.DOTALL)
 _REFUSED_BEFORE_PARSING = {
     "PRAGMA": "PRAGMA is a configuration statement, whatever DuckDB parses it as",
@@ -397,6 +405,9 @@ def _single_read_statement(sql: str) -> str:
         raise QueryRefused("a statement of a kind this DuckDB client cannot name") from None
     if len(statements) != 1:
         raise QueryRefused("no statement" if not statements else f"{len(statements)} statements")
+    catalog_call = _CATALOG_FUNCTION.search(sql)
+    if catalog_call:
+        raise QueryRefused(f"{catalog_call.group(1)} reaches the catalog database beneath the store", STORE_ONLY)
     statement, kind = statements[0], kinds[0]
     if kind == duckdb.StatementType.EXPLAIN:
         explained = _EXPLAIN_PREFIX.match(statement.query)

@@ -2,7 +2,8 @@
 
 `dag.test()` runs every task in one process; here each task runs in a Celery worker's own process, mapped
 `process` tasks run side by side on two workers, and two DAG runs overlap, so the one-slot `duckdb_writer`
-pool is the only thing keeping DuckDB's single writer safe.
+pool is the only thing serialising the writers. The store is the production one: a DuckLake whose catalog is a
+PostgreSQL database of its own and whose Parquet files are in the data folder.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.store import connect
+from pipeline.store import connect, run_snapshot
 from tests.conftest import SEEDS
 from tests.support.cluster import DUCKDB_POOL, POSTGRES_URL, AirflowCluster, group_alive, services_reachable
 
@@ -50,7 +51,7 @@ def conf(folder: str) -> dict:
 
 
 def table(cluster: AirflowCluster, sql: str) -> list[tuple]:
-    with connect(cluster.duckdb_path, read_only=True) as con:
+    with connect(cluster.store, read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
@@ -73,6 +74,16 @@ def test_a_run_triggered_through_the_rest_api_succeeds_on_celery_workers(cluster
     assert all(ti["state"] == "success" and ti["hostname"] for ti in instances)
     assert table(cluster, f"SELECT count(*) FROM articles WHERE run_id = '{run_id}'") == [(2,)]
     assert table(cluster, f"SELECT count(*) FROM quality_results WHERE run_id = '{run_id}' AND NOT success") == [(0,)]
+
+
+def test_the_store_is_the_postgresql_catalog_with_its_files_in_the_data_folder(cluster):
+    """The components took the store from the `duckdb_default` connection: the loads committed snapshots to the
+    PostgreSQL catalog and Parquet files to the data folder, and no SQLite catalog appeared beside them."""
+    assert cluster.store.catalog.startswith(f"postgres:dbname={cluster.lake_database} ")
+    loaded = table(cluster, "SELECT DISTINCT run_id FROM articles")
+    assert loaded and all(run_snapshot(cluster.store, run_id) is not None for (run_id,) in loaded)
+    assert list(cluster.store.home.rglob("*.parquet"))
+    assert not list(cluster.data_dir.glob("*.ducklake"))
 
 
 def test_two_overlapping_runs_are_serialised_by_the_writer_pool(cluster, tmp_path):

@@ -4,7 +4,9 @@ The integration test (tests/test_production.py) and the topology benchmark (tool
 It runs the real `airflow` components as processes (api-server, scheduler, dag-processor, Celery workers) with
 their own AIRFLOW_HOME, their own Postgres database and their own Redis database number, talks to them only
 through the REST API the UI uses, and stops every process it started by PID (its process group) however the
-caller ends.
+caller ends. The store is a DuckLake as in production: its catalog in a PostgreSQL database of its own (created
+and migrated at start, as compose's airflow-init does, dropped at stop), its Parquet files in the data folder,
+named to the components by the `duckdb_default` connection's host and NEWS_LAKE_DATA.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import httpx
+
+from pipeline.store import Store, connect, migrate
 
 REPO = Path(__file__).resolve().parents[2]
 POSTGRES_URL = os.environ.get("NEWS_IT_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
@@ -65,6 +70,16 @@ def group_alive(group: int) -> bool:
     return True
 
 
+def libpq_dsn(url: str, database: str) -> str:
+    """A libpq key/value connection string (what a DuckLake `postgres:` catalog takes) for `database` on the
+    server of a postgresql:// URL."""
+    parts = urlsplit(url)
+    fields = {"dbname": database, "host": parts.hostname, "port": parts.port,
+              "user": unquote(parts.username) if parts.username else None,
+              "password": unquote(parts.password) if parts.password else None}
+    return " ".join(f"{key}={value}" for key, value in fields.items() if value)
+
+
 def _postgres_admin(statement: str) -> None:
     import psycopg2
 
@@ -99,8 +114,14 @@ class AirflowCluster:
         return self.data_dir / "inbox"
 
     @property
-    def duckdb_path(self) -> Path:
-        return self.data_dir / "news.ducklake"
+    def lake_database(self) -> str:
+        """The PostgreSQL database of the store's DuckLake catalog, beside the Airflow metadata database."""
+        return f"{self.database}_lake"
+
+    @property
+    def store(self) -> Store:
+        """The store the components write: a PostgreSQL catalog, Parquet files in the data folder."""
+        return Store.at(f"postgres:{libpq_dsn(POSTGRES_URL, self.lake_database)}", self.data_dir / "lake")
 
     def environment(self) -> dict[str, str]:
         sql = f"{POSTGRES_URL.replace('postgresql://', 'postgresql+psycopg2://')}/{self.database}"
@@ -124,7 +145,8 @@ class AirflowCluster:
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-            "AIRFLOW_CONN_DUCKDB_DEFAULT": json.dumps({"conn_type": "duckdb", "host": str(self.duckdb_path)}),
+            "AIRFLOW_CONN_DUCKDB_DEFAULT": json.dumps({"conn_type": "duckdb", "host": self.store.catalog}),
+            "NEWS_LAKE_DATA": self.store.data_path,
             "NEWS_DATA_DIR": str(self.data_dir),
             "NEWS_INBOX": str(self.inbox),
             "GX_ANALYTICS_ENABLED": "false",
@@ -147,6 +169,9 @@ class AirflowCluster:
         self.inbox.mkdir(parents=True, exist_ok=True)
         (self.home / "passwords.json").write_text(json.dumps({"admin": ADMIN_PASSWORD}))
         _postgres_admin(f'CREATE DATABASE "{self.database}"')
+        _postgres_admin(f'CREATE DATABASE "{self.lake_database}"')
+        with connect(self.store) as con:
+            migrate(con)
         self._flush_broker()
         self._airflow("db", "migrate")
         self._airflow("pools", "set", DUCKDB_POOL, "1", "DuckDB allows one writer per file")
@@ -159,7 +184,7 @@ class AirflowCluster:
         self._wait_for_api()
 
     def stop(self) -> None:
-        """Stops every component by its process group, then drops the database and the broker's queue."""
+        """Stops every component by its process group, then drops the databases and the broker's queue."""
         for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
@@ -176,6 +201,7 @@ class AirflowCluster:
         self.processes.clear()
         self._flush_broker()
         _postgres_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{self.lake_database}" WITH (FORCE)')
 
     def _flush_broker(self) -> None:
         import redis
