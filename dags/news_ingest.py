@@ -1,4 +1,4 @@
-"""Nightly news ingestion: plan -> process (mapped over batches) -> load -> validate -> report.
+"""Nightly news ingestion: plan -> process (mapped over batches) -> load -> validate -> report -> maintain.
 
 Each task calls one stage of `pipeline`; heavy imports happen inside the tasks, so parsing this file
 touches no database, no network and no NLP model. XCom carries paths and counts, never article data.
@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
-from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, engine_settings, process_and_load, run_params
+from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, engine_settings, maintain, process_and_load, run_params
 
 from pipeline.sources.registry import DEFAULT_KIND, SOURCE_KINDS
 
@@ -51,7 +51,7 @@ def news_ingest():
         planned = plan_source(source, engine_settings(params["batch_size"]), run_id)
         return [str(batch) for batch in planned.batches]
 
-    process_and_load(plan())
+    process_and_load(plan()) >> maintain()
 
 
 news_ingest()

@@ -1,4 +1,5 @@
-"""The tasks every news DAG shares after its planning task: process (mapped) -> load -> validate -> report.
+"""The tasks every news DAG shares after its planning task: process (mapped) -> load -> validate -> report, and
+the nightly `maintain` that `news_ingest` runs after them.
 
 A DAG plans its run its own way (replaying folders, fetching the web), writing raw Parquet batches to
 staging and returning their paths; `process_and_load` wires the rest. Airflow puts the DAG folder on
@@ -94,7 +95,24 @@ def report(summary: dict, quality: dict) -> str:
     return str(settings.store)
 
 
-def process_and_load(batch_paths) -> None:
-    """Wire the shared stages after a DAG's planning task, whose XCom is the list of raw batch paths."""
+@task(pool=DUCKDB_POOL, trigger_rule="all_success")
+def maintain() -> dict:
+    """Merges the store's small files and expires snapshots older than NEWS_SNAPSHOT_RETENTION_DAYS, once the
+    night's run has succeeded (`all_success`: a failed load or quality gate leaves the store as it is, for a
+    person to look at). It writes, so it is in the writer pool; the engine also takes the writer slot."""
+    import datetime as dt
+
+    from pipeline.maintenance import format_report
+    from pipeline.maintenance import maintain as maintain_store
+
+    settings = engine_settings()
+    done = maintain_store(settings.store, dt.timedelta(days=settings.snapshot_retention_days))
+    print(format_report(done))
+    return done.to_xcom()
+
+
+def process_and_load(batch_paths):
+    """Wire the shared stages after a DAG's planning task, whose XCom is the list of raw batch paths; returns the
+    last task's output, for a DAG to chain more tasks after it."""
     summary = load(process.expand(batch_path=batch_paths))
-    report(summary, validate(summary))
+    return report(summary, validate(summary))

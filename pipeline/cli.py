@@ -83,7 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "threshold (NEWS_NEAR_DUPLICATE_THRESHOLD).")
     reindex.set_defaults(handler=cmd_reindex)
 
-    for sub in (ingest, fetch, query, check, report, shell, reindex):
+    imp = commands.add_parser("import", help="Import a single-file DuckDB store of the old kind (before the "
+                                             "DuckLake) into the store once, comparing counts table by table.")
+    imp.add_argument("file", help="the old store's DuckDB file (its rejects/ folder beside it)")
+    imp.set_defaults(handler=cmd_import)
+
+    maintain = commands.add_parser("maintain", help="Merge the store's small files, expire snapshots older than the "
+                                                    "retention and delete the files no snapshot needs.")
+    maintain.add_argument("--retention-days", type=float, metavar="DAYS",
+                          help="keep snapshots younger than this (default: NEWS_SNAPSHOT_RETENTION_DAYS, 30)")
+    maintain.set_defaults(handler=cmd_maintain)
+
+    for sub in (ingest, fetch, query, check, report, shell, reindex, imp, maintain):
         sub.add_argument("--store", help="the store: a DuckLake catalog file or postgres:<dsn> "
                                          "(default: $NEWS_STORE or data/news.ducklake)")
     return parser
@@ -176,6 +187,35 @@ def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     print(f"news: {count} articles re-banded {layout.bands} × {layout.rows} "
           f"for threshold {settings.near_duplicate_threshold:g}")
     return 0
+
+
+def cmd_maintain(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the store before → after; exit 2 with one line on stderr for a missing store or a negative retention."""
+    from pipeline.maintenance import format_report, maintain
+
+    days = settings.snapshot_retention_days if args.retention_days is None else args.retention_days
+    try:
+        report = maintain(settings.store, dt.timedelta(days=days))
+    except (FileNotFoundError, ValueError) as error:
+        print(f"news maintain: {error}", file=sys.stderr)
+        return 2
+    print(f"news: maintained {settings.store}, keeping {days:g} days of snapshots")
+    print(format_report(report))
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when every key of every table of the file is in the store, 1 when some are not, 2 with one line on
+    stderr for a file that cannot be imported."""
+    from pipeline.importer import ImportRefused, format_import, import_store
+
+    try:
+        report = import_store(Path(args.file), settings.store)
+    except ImportRefused as refused:
+        print(f"news import: {refused}", file=sys.stderr)
+        return 2
+    print(format_import(report))
+    return 0 if report.complete else 1
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:

@@ -39,6 +39,8 @@ class Settings:
     """Below this langdetect probability the language is NULL, not a guess."""
     staging_retention_hours: float = 48.0
     """A run's staging folder left this long (a killed run) is removed by the next run's plan."""
+    snapshot_retention_days: float = 30.0
+    """Nightly maintenance expires store snapshots older than this; `news query --as-of-run` reaches runs within it."""
 
     def with_store(self, where: StoreLike | None) -> Settings:
         return self if where is None else replace(self, store=Store.at(where, os.environ.get("NEWS_LAKE_DATA")))
@@ -66,6 +68,7 @@ def load_settings() -> Settings:
         batch_bytes=int(os.environ.get("NEWS_BATCH_BYTES", str(64 * 1024 * 1024))),
         input_time_budget=float(os.environ.get("NEWS_INPUT_TIME_BUDGET", "60")),
         staging_retention_hours=float(os.environ.get("NEWS_STAGING_RETENTION_HOURS", "48")),
+        snapshot_retention_days=float(os.environ.get("NEWS_SNAPSHOT_RETENTION_DAYS", "30")),
         near_duplicate_threshold=float(os.environ.get("NEWS_NEAR_DUPLICATE_THRESHOLD", "0.8")),
         story_window_days=int(os.environ.get("NEWS_STORY_WINDOW_DAYS", "3")),
         language_min_probability=float(os.environ.get("NEWS_LANGUAGE_MIN_PROBABILITY", "0.8")),
