@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -439,7 +439,7 @@ def sandbox(where: StoreLike, snapshot: int | None = None) -> Iterator[duckdb.Du
         if magic[8:12] == _DUCKDB_MAGIC:
             raise QueryError(f"{catalog} is a single-file DuckDB database, not a DuckLake catalog; "
                              f"import it with: news import {catalog}")
-        if magic != _SQLITE_MAGIC:
+        if magic != _SQLITE_MAGIC or not _is_lake_catalog(catalog):
             raise QueryError(f"not a store (no DuckLake catalog): {catalog}")
     con = duckdb.connect()
     try:
@@ -456,6 +456,18 @@ def sandbox(where: StoreLike, snapshot: int | None = None) -> Iterator[duckdb.Du
         yield con
     finally:
         con.close()
+
+
+def _is_lake_catalog(catalog: Path) -> bool:
+    """Whether an SQLite file holds a DuckLake catalog, read without writing (DuckDB, attaching read-only, would
+    otherwise answer with a message about creating a DuckLake)."""
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(f"{catalog.as_uri()}?mode=ro", uri=True)) as con:
+            return con.execute("SELECT 1 FROM sqlite_master WHERE name = 'ducklake_metadata'").fetchone() is not None
+    except sqlite3.Error:
+        return False
 
 
 def snapshots(where: StoreLike) -> list[tuple[int, str | None, dict]]:

@@ -69,7 +69,7 @@ def test_report_on_an_empty_database_says_so(cli_env, capsys):
 
 def test_db_option_overrides_the_default(cli_env, tmp_path, capsys):
     other = tmp_path / "other.duckdb"
-    assert main(["ingest", str(SEEDS), "--db", str(other), "--no-check"]) == 0
+    assert main(["ingest", str(SEEDS), "--store", str(other), "--no-check"]) == 0
     assert other.is_file() and not cli_env.exists()
 
 
@@ -109,11 +109,11 @@ def test_query_of_a_missing_store_says_so_without_creating_it(cli_env, capsys):
     assert not cli_env.exists()
 
 
-def test_query_of_a_file_that_is_not_duckdb_says_so(cli_env, tmp_path, capsys):
+def test_query_of_a_file_that_is_no_store_says_so(cli_env, tmp_path, capsys):
     other = tmp_path / "file.sqlite"
     other.write_bytes(b"SQLite format 3\x00" + bytes(84))
-    assert main(["query", "SELECT 1", "--db", str(other)]) == 2
-    assert one_line_error(capsys) == f"news query: not a DuckDB store: {other}"
+    assert main(["query", "SELECT 1", "--store", str(other)]) == 2
+    assert one_line_error(capsys) == f"news query: not a store (no DuckLake catalog): {other}"
 
 
 def test_query_of_a_mistyped_name_lists_the_named_queries(cli_store, capsys):
@@ -132,8 +132,8 @@ def test_news_shell_opens_the_store_in_the_duckdb_cli_of_the_same_version(tmp_pa
     """The pip DuckDB CLI refused the store when its version differed; `news shell` runs the pinned one."""
     db = tmp_path / "news.ducklake"
     news = str(Path(sys.executable).with_name("news"))
-    subprocess.run([news, "ingest", str(SEEDS), "--db", str(db), "--no-check"], check=True, capture_output=True)
-    shell = subprocess.run([news, "shell", "--db", str(db)], input="SELECT count(*) AS n FROM articles;\n",
+    subprocess.run([news, "ingest", str(SEEDS), "--store", str(db), "--no-check"], check=True, capture_output=True)
+    shell = subprocess.run([news, "shell", "--store", str(db)], input="SELECT count(*) AS n FROM articles;\n",
                            capture_output=True, text=True, timeout=60)
     assert shell.returncode == 0, shell.stderr
     assert "5" in shell.stdout.split()

@@ -126,7 +126,7 @@ def hostile_inbox(tmp_path_factory) -> Path:
 def ingest(db: Path, *paths: Path | str, run_id: str = "hostile") -> subprocess.CompletedProcess:
     env = {**os.environ, "NEWS_DATA_DIR": str(db.parent), "NEWS_MAX_INPUT_BYTES": str(MAX_INPUT_BYTES),
            "NEWS_MAX_BODY_CHARS": str(MAX_BODY_CHARS)}
-    return subprocess.run([str(NEWS), "ingest", *map(str, paths), "--db", str(db), "--run-id", run_id],
+    return subprocess.run([str(NEWS), "ingest", *map(str, paths), "--store", str(db), "--run-id", run_id],
                           capture_output=True, text=True, env=env, timeout=900)
 
 

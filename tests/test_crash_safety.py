@@ -160,7 +160,7 @@ def cli_env(root: Path) -> dict[str, str]:
 
 
 def ingest_command(inputs: Path, db: Path, run_id: str) -> list[str]:
-    return [str(NEWS), "ingest", str(inputs), "--db", str(db), "--run-id", run_id, "--no-check"]
+    return [str(NEWS), "ingest", str(inputs), "--store", str(db), "--run-id", run_id, "--no-check"]
 
 
 def run_folder(staging_dir: Path, run_id: str) -> Path:

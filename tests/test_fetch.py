@@ -76,7 +76,7 @@ def test_the_network_step_reads_only_the_frontier_snapshot(settings, site, tmp_p
     httpd.hits.clear()
     unreachable = settings.with_store(tmp_path / "no-such-folder" / "news.ducklake")
     fetch_pages(sources, unreachable, "f2", POLICY)
-    assert not unreachable.db_path.parent.exists()
+    assert not unreachable.store.home.parent.exists()
     assert httpd.hits == ["/robots.txt", "/feed.xml", "/busy.html"], "only the failed page is fetched again"
     assert plan_fetched(settings, "f2", source="local").n_inputs == 1
 
@@ -119,9 +119,9 @@ def test_fetch_command_is_wired(settings, site, monkeypatch, capsys):
     from pipeline.cli import main
 
     _, base = site
-    monkeypatch.setenv("NEWS_DATA_DIR", str(settings.store.parent))
+    monkeypatch.setenv("NEWS_DATA_DIR", str(settings.store.home.parent))
     code = main(["fetch", "--url", f"{base}/feed.xml", "--allow-host", "127.0.0.1", "--delay", "0",
-                 "--db", str(settings.store)])
+                 "--store", str(settings.store)])
     assert "loaded 3" in capsys.readouterr().out
     assert code == 0
 

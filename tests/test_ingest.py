@@ -136,7 +136,7 @@ def test_rejects_keep_the_raw_bytes(settings, bad_inputs):
     assert raw["records.jsonl#L2"] == (b"{broken json", None)
     inline, file = raw["huge.txt"]
     assert inline is None and file.startswith("rejects/"), "over 1 MiB, the bytes live in a file beside the store"
-    kept = (settings.store.parent / file).read_bytes()
+    kept = (settings.store.home / file).read_bytes()
     assert len(kept) == settings.max_input_bytes and hashlib.sha256(kept).hexdigest() in file
 
 

@@ -21,13 +21,14 @@ from pipeline.store import (
     SANDBOX_CONFIG,
     QueryError,
     QueryRefused,
+    Store,
     named_queries,
     named_query,
     query,
     read_only_query,
     sandbox,
 )
-from tests.conftest import SEEDS
+from tests.conftest import REPO, SEEDS
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +38,24 @@ def store(tmp_path_factory):
     return settings.store
 
 
-def fingerprint(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def fingerprint(store: Store) -> str:
+    """The bytes of the catalog and of every file in the data folder, with their names. Folders are left out:
+    DuckLake makes a table's (empty) folder before it refuses a CREATE on a read-only store."""
+    digest = hashlib.sha256(store.catalog_file.read_bytes())
+    for path in sorted(store.home.rglob("*")):
+        if path.is_file():
+            digest.update(str(path.relative_to(store.home)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @pytest.fixture
 def unchanged(store):
-    """Fails the test if the store's bytes changed or DuckDB left a write-ahead log beside it."""
-    before = fingerprint(store)
+    """Fails the test if the catalog or the data folder changed, or a file appeared beside them."""
+    before, neighbours = fingerprint(store), sorted(store.catalog_file.parent.iterdir())
     yield store
     assert fingerprint(store) == before
-    assert not store.with_name(store.name + ".wal").exists()
+    assert sorted(store.catalog_file.parent.iterdir()) == neighbours
 
 
 def test_every_named_query_gives_the_same_answer_in_the_sandbox(store):
@@ -204,24 +212,36 @@ def test_a_missing_store_is_not_created(tmp_path):
     assert not missing.exists()
 
 
-def test_a_file_that_is_not_duckdb_is_named(tmp_path):
+def test_an_sqlite_file_that_is_no_catalog_is_named(tmp_path):
     other = tmp_path / "file.sqlite"
     with sqlite3.connect(other) as con:
         con.execute("CREATE TABLE t (x)")
     con.close()
-    with pytest.raises(QueryError, match=r"^not a DuckDB store: .*file\.sqlite$"):
+    before = other.read_bytes()
+    with pytest.raises(QueryError, match=r"^not a store \(no DuckLake catalog\): .*file\.sqlite$"):
         read_only_query(other, "SELECT 1")
+    assert other.read_bytes() == before
 
 
-def test_a_store_locked_by_a_writer_is_one_line(fresh_db):
+def test_a_single_file_duckdb_store_points_at_the_import(tmp_path):
+    old = tmp_path / "news.duckdb"
+    duckdb.connect(str(old)).close()
+    with pytest.raises(QueryError, match=r"single-file DuckDB database.*news import"):
+        read_only_query(old, "SELECT 1")
+
+
+def test_a_writer_in_the_middle_of_a_load_does_not_stop_a_reader(fresh_db):
+    """The writer holds the writer slot and an open transaction; the reader neither waits nor sees its rows."""
+    writer = ("import sys; from pipeline.store import connect\n"
+              "with connect(sys.argv[1]) as con:\n"
+              "    con.execute('BEGIN'); con.execute(\"INSERT INTO ingest_runs (run_id) VALUES ('half')\")\n"
+              "    print('held', flush=True); sys.stdin.read()")
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-                               "sys.stdin.read()", str(fresh_db)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [sys.executable, "-c", writer, str(fresh_db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(QueryError, match=rf"^store is locked by another process \(PID {holder.pid}\)") as locked:
-            read_only_query(fresh_db, "SELECT 1")
-        assert "\n" not in str(locked.value)
+        assert read_only_query(fresh_db, "SELECT count(*) FROM ingest_runs") == (["count_star()"], [(0,)])
     finally:
         holder.communicate("")
+    assert holder.returncode == 0

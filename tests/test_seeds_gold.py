@@ -31,7 +31,7 @@ def seeds_db(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def checks(gold, seeds_db):
-    found = score(seeds_db.db_path, gold)
+    found = score(seeds_db.store, gold)
     passed = sum(c.passed for c in found)
     print(f"\nseeds gold: {passed}/{len(found)} checks pass")
     return found
@@ -57,7 +57,7 @@ def test_every_gold_article_is_a_seed(gold):
 
 def test_second_replay_adds_nothing(seeds_db):
     tables = ("articles", "entities", "entity_mentions", "duplicates", "rejects")
-    before = [query(seeds_db.db_path, f"SELECT count(*) FROM {t}")[1] for t in tables]
+    before = [query(seeds_db.store, f"SELECT count(*) FROM {t}")[1] for t in tables]
     summary = run_pipeline([str(SEEDS)], seeds_db, "second")
-    assert [query(seeds_db.db_path, f"SELECT count(*) FROM {t}")[1] for t in tables] == before
+    assert [query(seeds_db.store, f"SELECT count(*) FROM {t}")[1] for t in tables] == before
     assert (summary.n_inputs, summary.n_duplicate, summary.n_loaded) == (5, 5, 0)
