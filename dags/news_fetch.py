@@ -55,9 +55,10 @@ FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
     doc_md=__doc__,
 )
 def news_fetch():
-    @task(pool=DUCKDB_POOL)
+    @task
     def frontier(run_id=None) -> None:
-        """Copies the settled pages and the listings' validators to staging, so `fetch` needs no DuckDB."""
+        """Copies the settled pages and the listings' validators to staging, so `fetch` needs no store. It only
+        reads the last committed snapshot, so it is outside the writer pool and never waits for a load."""
         from pipeline.stages.fetch import snapshot_frontier
 
         snapshot_frontier(engine_settings(), run_id)

@@ -2,7 +2,8 @@
 
 Each task calls one stage of `pipeline`; heavy imports happen inside the tasks, so parsing this file
 touches no database, no network and no NLP model. XCom carries paths and counts, never article data.
-DuckDB allows one writer: every task that opens the file runs in the one-slot `duckdb_writer` pool.
+The tasks that deduplicate or rewrite the store (`plan`, `load`, `maintain`) run in the one-slot `duckdb_writer`
+pool; the gate and the report only read (and append results), so they never wait for another run's load.
 The tasks after `plan` are shared with `news_fetch` (`news_tasks.py`).
 """
 

@@ -71,8 +71,10 @@ def load(processed: list[str], run_id=None) -> dict:
     return load_run(Plan.of_run(settings.staging_dir, run_id), list(processed or []), settings).to_xcom()
 
 
-@task(pool=DUCKDB_POOL)
+@task
 def validate(summary: dict, params=None) -> dict:
+    """The quality gate: reads the committed run and writes its results beside any running load (outside the
+    writer pool: nothing here deduplicates)."""
     from pipeline.quality import validate_run
 
     settings = engine_settings()
@@ -83,9 +85,10 @@ def validate(summary: dict, params=None) -> dict:
     return {"passed": report.passed, "failed": report.failed, "docs": str(report.docs_index)}
 
 
-@task(pool=DUCKDB_POOL)
+@task
 def report(summary: dict, quality: dict) -> str:
-    """Prints the run summary to the task log and drops the run's staging files, now loaded."""
+    """Prints the run summary to the task log and drops the run's staging files, now loaded; a reader, so
+    outside the writer pool."""
     from pipeline.report import format_summary
     from pipeline.run_folder import RunFolder
 

@@ -21,7 +21,7 @@ from pipeline.sources.http import HttpPolicy
 from pipeline.sources.keys import CONTENT_DIGEST, page_key
 from pipeline.sources.web import WebListing, WebSource
 from pipeline.stages.plan import SETTLED_PAGES_SQL, Plan, plan_docs, raw_row, read_source_states
-from pipeline.store import connect, migrate
+from pipeline.store import connect, ensure_schema
 
 MAX_FETCH_ATTEMPTS = 3
 """A page that failed this many times (timeouts, 5xx, 429) is no longer retried unless a listing lists it again."""
@@ -38,11 +38,12 @@ def snapshot_frontier(settings: Settings, run_id: str) -> RunFolder:
 
     A run that already logged inputs (an Airflow run cleared and run again) gets those inputs instead, and
     its fetch makes no request: the web has moved on since, and the run's counts must still match its ledger.
+    It reads the last committed snapshot and takes no writer slot, so a fetch starts while another run loads.
     """
     folder = RunFolder.of(settings.staging_dir, run_id)
     folder.snapshot.mkdir(parents=True, exist_ok=True)
-    with connect(settings.store) as con:
-        migrate(con)
+    ensure_schema(settings.store)
+    with connect(settings.store, read_only=True) as con:
         logged = _logged_inputs(con, run_id)
         settled_pages = con.sql(SETTLED_PAGES_SQL, params=[CONTENT_DIGEST]).to_arrow_table()
         retry = [url for (url,) in con.execute(RETRY_PAGES_SQL, [MAX_FETCH_ATTEMPTS]).fetchall()]
