@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
@@ -27,6 +28,12 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 QUERIES_DIR = SQL_DIR / "queries"
 _MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
+def spill_dir() -> str:
+    """Where DuckDB spills a large join or sort, one folder per process (DuckDB removes it on close): an in-memory
+    connection would otherwise spill into `.tmp` in the current folder, wherever the CLI was started."""
+    return str(Path(tempfile.gettempdir()) / f"news-duckdb-spill-{os.getpid()}")
+
+
 LAKE = "news"
 """The name the store is attached under; every connection `USE`s it, so SQL names its tables unqualified."""
 _POSTGRES_PREFIXES = ("ducklake:postgres:", "postgres:")
@@ -187,7 +194,8 @@ def connect(where: StoreLike, read_only: bool = False, snapshot: int | None = No
     if read_only and not store.exists():
         raise FileNotFoundError(f"no store at {store}")
     with nullcontext() if read_only or not exclusive else writer_slot(store):
-        con = duckdb.connect(config={"threads": min(os.cpu_count() or 1, 4), **(config or {})})
+        con = duckdb.connect(config={"threads": min(os.cpu_count() or 1, 4), "temp_directory": spill_dir(),
+                                     **(config or {})})
         try:
             attach(con, store, read_only, snapshot)
             yield con
@@ -441,7 +449,7 @@ def sandbox(where: StoreLike, snapshot: int | None = None) -> Iterator[duckdb.Du
                              f"import it with: news import {catalog}")
         if magic != _SQLITE_MAGIC or not _is_lake_catalog(catalog):
             raise QueryError(f"not a store (no DuckLake catalog): {catalog}")
-    con = duckdb.connect()
+    con = duckdb.connect(config={"temp_directory": spill_dir()})
     try:
         try:
             attach(con, store, read_only=True, snapshot=snapshot)
