@@ -57,6 +57,32 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--run-id", help="name of this run (default: fetch__<UTC time>)")
     fetch.set_defaults(handler=cmd_fetch)
 
+    publish = commands.add_parser("publish", help="Append messages to the Redis stream `news consume` reads.")
+    publish.add_argument("files", nargs="*", metavar="FILE",
+                         help=".jsonl (a message per line), .json (one message), .html/.htm or .txt (one message "
+                              "each); - reads one JSON object per line from stdin")
+    publish.add_argument("--jsonl", action="append", default=[], metavar="FILE",
+                         help="a file of one JSON object per line, whatever its name (repeatable)")
+    publish.add_argument("--url", action="append", default=[], help="a url-only message: the page is fetched by "
+                                                                     "news consume (repeatable)")
+    publish.set_defaults(handler=cmd_publish)
+
+    consume = commands.add_parser("consume", help="Ingest one micro-batch from the Redis stream: consume, plan, "
+                                                  "process, load, acknowledge, then the quality gate.")
+    consume.add_argument("--max-entries", type=_positive_int, metavar="N",
+                         help="take at most N entries (default: NEWS_STREAM_MAX_ENTRIES, 1000)")
+    consume.add_argument("--max-seconds", type=float, metavar="S",
+                         help="stop taking entries after S seconds (default: NEWS_STREAM_MAX_SECONDS, 60)")
+    consume.add_argument("--allow-host", action="append", default=[],
+                         help="host a url-only message may name although it resolves to a private address")
+    consume.add_argument("--delay", type=float, default=1.0, help="seconds between requests to one host")
+    consume.add_argument("--run-id", help="name of this run (default: stream__<UTC time>)")
+    consume.add_argument("--no-check", action="store_true", help="skip the quality gate after loading")
+    consume.set_defaults(handler=cmd_consume)
+    for sub in (publish, consume):
+        sub.add_argument("--stream-url", help="the Redis server (default: $NEWS_STREAM_URL or redis://127.0.0.1:6379/0)")
+        sub.add_argument("--stream", help="the stream (default: $NEWS_STREAM or news:articles)")
+
     query = commands.add_parser("query", help="Run one read-only SQL statement (or a named query from sql/queries/) "
                                               "in a sandbox that reads the store and nothing else.")
     query.add_argument("sql", help="one SELECT/WITH/DESCRIBE/SHOW/SUMMARIZE/EXPLAIN statement, or the name of a "
@@ -94,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="keep snapshots younger than this (default: NEWS_SNAPSHOT_RETENTION_DAYS, 30)")
     maintain.set_defaults(handler=cmd_maintain)
 
-    for sub in (ingest, fetch, query, check, report, shell, reindex, imp, maintain):
+    for sub in (ingest, fetch, query, check, report, shell, reindex, imp, maintain, publish, consume):
         sub.add_argument("--store", help="the store: a DuckLake catalog file or postgres:<dsn> "
                                          "(default: $NEWS_STORE or data/news.ducklake)")
     return parser
@@ -152,6 +178,59 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"news: {error}", file=sys.stderr)
         return 2
     return _finish(settings, run_id)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 2 with one line on stderr, publishing nothing, when an input cannot be read or the stream reached."""
+    from pipeline.sources.stream import RedisStreamLog, StreamUnavailable, input_messages, redacted
+
+    url, stream = args.stream_url or settings.stream_url, args.stream or settings.stream_name
+    try:
+        messages = input_messages(args.files, args.jsonl, args.url, sys.stdin.buffer if "-" in args.files else None)
+    except (OSError, ValueError) as error:
+        print(f"news publish: {error}", file=sys.stderr)
+        return 2
+    if not messages:
+        print("news publish: nothing to publish; give FILEs, --jsonl FILE, --url URL or - (stdin)", file=sys.stderr)
+        return 2
+    try:
+        with RedisStreamLog(url, stream, settings.stream_group) as log:
+            ids = log.publish(messages)
+    except StreamUnavailable as error:
+        print(f"news publish: {error}", file=sys.stderr)
+        return 2
+    print(f"news: published {len(ids)} message{'s' if len(ids) != 1 else ''} to {stream} at {redacted(url)}")
+    return 0
+
+
+def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit codes as `news ingest`: 1 when a critical expectation fails, 2 with one line for an unreachable stream."""
+    from pipeline.neardup import LayoutMismatch
+    from pipeline.sources.http import HttpPolicy
+    from pipeline.sources.stream import StreamSource, StreamUnavailable
+    from pipeline.stages.run import run_stream
+
+    policy = HttpPolicy(per_host_delay=args.delay, allowed_hosts=frozenset(args.allow_host))
+    source = StreamSource.of(settings, url=args.stream_url, stream=args.stream, policy=policy,
+                             max_entries=args.max_entries, max_seconds=args.max_seconds)
+    run_id = args.run_id or _new_run_id("stream")
+    try:
+        done = run_stream(source, settings, run_id)
+    except (LayoutMismatch, StreamUnavailable) as error:
+        print(f"news: {error}", file=sys.stderr)
+        return 2
+    print(done.line())
+    if done.summary is None:
+        print(f"news: nothing new in {source.stream}; no run recorded")
+        return 0
+    return _finish(settings, run_id, check=not args.no_check)
 
 
 def cmd_shell(args: argparse.Namespace, settings: Settings) -> int:

@@ -76,7 +76,8 @@ class ProcessedBatch:
 
 @dataclass(frozen=True)
 class RunFolder:
-    """`staging/<run_id>/`: the plan, raw and processed batches, and a fetch run's snapshot of the store."""
+    """`staging/<run_id>/`: the plan, raw and processed batches, a fetch run's snapshot of the store, a stream
+    run's entries."""
 
     root: Path
 
@@ -101,6 +102,11 @@ class RunFolder:
     def fetched(self) -> Path:
         """The pages a fetch downloaded, waiting to be planned."""
         return self.root / "fetched.parquet"
+
+    @property
+    def consumed(self) -> Path:
+        """The entries a stream run took (url-only messages fetched), waiting to be planned."""
+        return self.root / "consumed.parquet"
 
     @property
     def source_states(self) -> Path:

@@ -41,6 +41,17 @@ class Settings:
     """A run's staging folder left this long (a killed run) is removed by the next run's plan."""
     snapshot_retention_days: float = 30.0
     """Nightly maintenance expires store snapshots older than this; `news query --as-of-run` reaches runs within it."""
+    stream_url: str = "redis://127.0.0.1:6379/0"
+    """The Redis server of the stream source (NEWS_STREAM_URL)."""
+    stream_name: str = "news:articles"
+    """The stream `news publish` appends to and `news consume` reads (NEWS_STREAM)."""
+    stream_group: str = "news-pipeline"
+    """The consumer group whose offset the store keeps (NEWS_STREAM_GROUP)."""
+    stream_max_entries: int = 1000
+    """A stream micro-batch takes at most this many entries (NEWS_STREAM_MAX_ENTRIES)."""
+    stream_max_seconds: float = 60.0
+    """A stream micro-batch stops taking entries after this many seconds of reading and fetching
+    (NEWS_STREAM_MAX_SECONDS)."""
 
     def with_store(self, where: StoreLike | None) -> Settings:
         return self if where is None else replace(self, store=Store.at(where, os.environ.get("NEWS_LAKE_DATA")))
@@ -73,4 +84,9 @@ def load_settings() -> Settings:
         story_window_days=int(os.environ.get("NEWS_STORY_WINDOW_DAYS", "3")),
         language_min_probability=float(os.environ.get("NEWS_LANGUAGE_MIN_PROBABILITY", "0.8")),
         inline_reject_bytes=int(os.environ.get("NEWS_INLINE_REJECT_BYTES", str(1024 * 1024))),
+        stream_url=os.environ.get("NEWS_STREAM_URL") or "redis://127.0.0.1:6379/0",
+        stream_name=os.environ.get("NEWS_STREAM") or "news:articles",
+        stream_group=os.environ.get("NEWS_STREAM_GROUP") or "news-pipeline",
+        stream_max_entries=int(os.environ.get("NEWS_STREAM_MAX_ENTRIES", "1000")),
+        stream_max_seconds=float(os.environ.get("NEWS_STREAM_MAX_SECONDS", "60")),
     )

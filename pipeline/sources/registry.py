@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 SOURCE_KINDS: dict[str, str] = {
     "files": "pipeline.sources.files:FileSource",
     "warc": "pipeline.sources.warc:ArchiveSource",
+    "stream": "pipeline.sources.stream:StreamSource",
 }
 """Kind name → the class that reads it, built from command-line arguments (paths, names, addresses)."""
 
