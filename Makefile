@@ -16,8 +16,8 @@ export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)
 export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test airflow bench bench-fetch bench-topology eval eval-extraction eval-entities eval-dedup \
-	lint typecheck lock clean
+.PHONY: install run test airflow bench bench-fetch bench-topology bench-store eval eval-extraction eval-entities \
+	eval-dedup lint typecheck lock clean
 
 install: $(VENV)/.installed
 
@@ -61,6 +61,11 @@ bench-fetch: install
 
 bench-topology: install
 	$(BIN)/python -m tools.bench_topology $(BENCH_ARGS)
+
+# The store at 1k, 100k and 1M synthetic articles (temporary DuckLakes): load, near-duplicate lookup, named queries,
+# bytes per article; BENCH_ARGS="--sizes 1000,100000 --json" limits and formats it.
+bench-store: install
+	$(BIN)/python -m tools.bench_store $(BENCH_ARGS)
 
 # The evaluations read the shared dev set in place (never copied); SHARED=DIR points them elsewhere and
 # EVAL_ARGS passes options to one of them, e.g. make eval-extraction EVAL_ARGS="--limit 50 --json".

@@ -173,7 +173,9 @@ def _dedup(con: duckdb.DuckDBPyConnection, articles: pa.Table, run_id: str,
     index, existing = _known(con, articles)
     keep, verdicts = [], []
     columns = ["article_id", "doc_key", "source_uri", "canonical_url", "content_hash", "body", "body_chars"]
-    for row in articles.select(columns).to_pylist():
+    rows = articles.select(columns).to_pylist()
+    near.prefetch(row["body"] for row in rows if row["article_id"] not in existing)
+    for row in rows:
         entry = LedgerEntry(row["doc_key"], row["source_uri"], LedgerState.LOADED, article_id=row["article_id"])
         if row["article_id"] in existing:
             first_run, version_of = existing[row["article_id"]]
