@@ -51,6 +51,10 @@ LABEL_WEIGHTS = {"PERSON": 1.0, "ORG": 1.0, "GPE": 0.5}
 MIN_SHARED_ENTITIES = 2
 """An undated pair needs entity overlap ≥ 0.5 anyway, so candidates sharing fewer entities are not fetched."""
 MAX_UNDATED_CANDIDATES = 200
+MAX_ENTITY_ARTICLES = 1000
+"""An entity named in more stored articles than this (a country, a head of state) does not tell which event an
+undated article is about, so it finds no undated candidates: counted per mention, such entities made the candidate
+query grow with the square of their mentions (13 billion rows at 100k stored articles)."""
 TOP_ENTITIES = 5
 MAX_COMPARED = 100
 """A new article is compared with at most this many met articles, those sharing the most prefix terms and entities
@@ -237,11 +241,18 @@ def _candidates(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int
         f"AND a.published_at BETWEEN n.published_at - {int(window_days)} AND n.published_at + {int(window_days)} "
         "UNION "
         "SELECT new_id, old_id FROM ("
-        "  SELECT n.article_id AS new_id, old.article_id AS old_id, count(DISTINCT m.entity_id) AS shared "
-        "  FROM n JOIN entity_mentions m ON m.article_id = n.article_id AND m.label = ANY(?) "
-        "  JOIN entity_mentions om ON om.entity_id = m.entity_id AND om.article_id <> n.article_id "
-        "  JOIN articles old ON old.article_id = om.article_id AND old.story_id IS NOT NULL "
-        "  WHERE n.published_at IS NULL OR old.published_at IS NULL GROUP BY n.article_id, old.article_id "
+        # The new articles' distinct entities, then the entities rare enough to say which event an article is about,
+        # then the assigned articles naming them: pairs are counted once per article, never per mention.
+        "  WITH nm AS (SELECT DISTINCT m.article_id, m.entity_id, n.published_at IS NULL AS undated "
+        "    FROM n JOIN entity_mentions m ON m.article_id = n.article_id AND m.label = ANY(?)), "
+        "  rare AS (SELECT entity_id FROM entity_mentions WHERE entity_id IN (SELECT entity_id FROM nm) "
+        f"    GROUP BY entity_id HAVING count(DISTINCT article_id) <= {MAX_ENTITY_ARTICLES}), "
+        "  om AS (SELECT DISTINCT m.article_id, m.entity_id, a.published_at IS NULL AS undated "
+        "    FROM entity_mentions m JOIN articles a ON a.article_id = m.article_id AND a.story_id IS NOT NULL "
+        "    WHERE m.entity_id IN (SELECT entity_id FROM rare)) "
+        "  SELECT nm.article_id AS new_id, om.article_id AS old_id, count(*) AS shared "
+        "  FROM nm JOIN om ON om.entity_id = nm.entity_id AND om.article_id <> nm.article_id "
+        "  WHERE nm.undated OR om.undated GROUP BY nm.article_id, om.article_id "
         f"  HAVING shared >= {MIN_SHARED_ENTITIES} "
         f"  QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY shared DESC, old_id) <= {MAX_UNDATED_CANDIDATES}"
         ")", [labels]).fetchall()
