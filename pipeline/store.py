@@ -28,6 +28,12 @@ SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
 QUERIES_DIR = SQL_DIR / "queries"
 _MIGRATION_NAME = re.compile(r"^(\d+)_[\w-]+\.sql$")
+ENGINE_CONFIG = {"allow_unsigned_extensions": True}
+"""The engine's own connections load only the extension files of the pinned packages (`pipeline.extensions`) and run
+only the pipeline's SQL, so they skip DuckDB's signature check, which hashes both files again on every connection
+(0.28 s of every connect, 14× a replay's plan). The sandbox, which runs a person's SQL, keeps the check."""
+
+
 def spill_dir() -> str:
     """Where DuckDB spills a large join or sort, one folder per process (DuckDB removes it on close): an in-memory
     connection would otherwise spill into `.tmp` in the current folder, wherever the CLI was started."""
@@ -195,7 +201,7 @@ def connect(where: StoreLike, read_only: bool = False, snapshot: int | None = No
         raise FileNotFoundError(f"no store at {store}")
     with nullcontext() if read_only or not exclusive else writer_slot(store):
         con = duckdb.connect(config={"threads": min(os.cpu_count() or 1, 4), "temp_directory": spill_dir(),
-                                     **(config or {})})
+                                     **ENGINE_CONFIG, **(config or {})})
         try:
             attach(con, store, read_only, snapshot)
             yield con
