@@ -86,16 +86,26 @@ def validate(summary: dict, params=None) -> dict:
 
 
 @task
-def report(summary: dict, quality: dict) -> str:
-    """Prints the run summary to the task log and drops the run's staging files, now loaded; a reader, so
-    outside the writer pool."""
+def report(summary: dict, quality: dict, lag: dict | None = None) -> str:
+    """Prints the run summary (and a stream run's lag, `lag`) to the task log and drops the run's staging files,
+    now loaded; a reader, so outside the writer pool."""
     from pipeline.report import format_summary
     from pipeline.run_folder import RunFolder
 
     settings = engine_settings()
     print(format_summary(settings.store, summary["run_id"]))
+    if lag:
+        print(lag_line(lag))
     RunFolder.of(settings.staging_dir, summary["run_id"]).remove()
     return str(settings.store)
+
+
+def lag_line(lag: dict) -> str:
+    """A stream run's lag (`Acknowledged.to_xcom()`) as one line."""
+    oldest = lag.get("oldest_pending_seconds")
+    return (f"stream {lag['stream']}: consumed {lag['consumed']}, acknowledged {lag['acknowledged']}, retrying "
+            f"{lag['retrying']}, pending {'unknown' if lag['pending'] is None else lag['pending']}"
+            + ("" if oldest is None else f" (oldest {oldest:.1f} s)") + f", offset {lag['offset']}")
 
 
 @task(pool=DUCKDB_POOL, trigger_rule="all_success")

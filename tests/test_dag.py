@@ -50,9 +50,9 @@ def dagbag():
     return BundleDagBag(dag_folder=str(DAGS), bundle_path=DAGS)
 
 
-def test_dagbag_has_both_dags_and_no_import_errors(dagbag):
+def test_dagbag_has_every_dag_and_no_import_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert sorted(dagbag.dag_ids) == ["news_fetch", "news_ingest"]
+    assert sorted(dagbag.dag_ids) == ["news_fetch", "news_ingest", "news_stream"]
 
 
 def writer_pools(dag) -> dict[str, str]:

@@ -103,6 +103,8 @@ class AirflowCluster:
     port: int = field(default_factory=_free_port)
     database: str = field(default_factory=lambda: f"news_it_{secrets.token_hex(4)}")
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+    """Set in every component's environment last (a test's stream, shorter timeouts)."""
 
     @property
     def api(self) -> str:
@@ -151,6 +153,7 @@ class AirflowCluster:
             "NEWS_INBOX": str(self.inbox),
             "GX_ANALYTICS_ENABLED": "false",
         })
+        env.update(self.extra_env)
         return env
 
     def __enter__(self) -> AirflowCluster:
@@ -178,6 +181,7 @@ class AirflowCluster:
         self._spawn("api-server", "api-server", "--port", str(self.port))
         self._spawn("scheduler", "scheduler")
         self._spawn("dag-processor", "dag-processor")
+        self._spawn("triggerer", "triggerer")  # runs the asset watchers that wake event-driven DAGs
         for number in range(1, self.workers + 1):
             self._spawn(f"worker-{number}", "celery", "worker", "--celery-hostname", f"news{number}@%h",
                         "--concurrency", str(self.worker_concurrency), "--skip-serve-logs")
