@@ -13,7 +13,6 @@ import os
 import random
 import re
 import sys
-import uuid
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -44,9 +43,9 @@ from pipeline.store import query
 from tests.conftest import SEEDS
 from tests.killing import finish, kill_after, reach, spawn
 from tests.support.local_site import WORDS, serve, stop
+from tests.support.streams import REDIS_URL, own_stream
 from tests.test_crash_safety import assert_store_consistent, fingerprint
 
-REDIS_URL = os.environ.get("NEWS_TEST_STREAM_URL", "redis://127.0.0.1:6379/0")
 GROUP = "news-pipeline"
 NEWS = Path(sys.executable).with_name("news")
 CORPUS_SEED = 20260214
@@ -55,23 +54,9 @@ MAX_BYTES = 4096
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
 
 
-def _redis_problem() -> str | None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        return f"no Redis at {REDIS_URL} ({error}); set NEWS_TEST_STREAM_URL or start redis-server"
-    return None
-
-
 @pytest.fixture
 def stream():
-    """A stream name of its own, deleted with its groups at teardown."""
-    problem = _redis_problem()
-    if problem:
-        pytest.skip(problem)
-    name = f"test:news:{uuid.uuid4().hex[:12]}"
-    yield name
-    redis.Redis.from_url(REDIS_URL).delete(name)
+    yield from own_stream()
 
 
 @pytest.fixture

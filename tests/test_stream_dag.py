@@ -17,7 +17,6 @@ import random
 import signal
 import subprocess
 import sys
-import uuid
 from collections import Counter
 
 import pytest
@@ -26,6 +25,7 @@ import redis
 from pipeline.sources.stream import stream_doc_key
 from pipeline.store import query
 from tests.conftest import REPO
+from tests.support.streams import REDIS_URL, own_stream
 from tests.test_crash_safety import assert_store_consistent, fingerprint
 from tests.test_stream import POISON, articles
 
@@ -36,28 +36,14 @@ if str(PLUGINS) not in sys.path:
 
 from news_stream_trigger import CLASSPATH, FiringRule, GroupStatus, RedisStreamTrigger  # noqa: E402
 
-REDIS_URL = os.environ.get("NEWS_TEST_STREAM_URL", "redis://127.0.0.1:6379/0")
 GROUP = "news-pipeline"
 POLL = 0.1
 """The trigger's poll interval in these tests (1 s in the DAG)."""
 
 
-def _redis_problem() -> str | None:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as error:
-        return f"no Redis at {REDIS_URL} ({error}); set NEWS_TEST_STREAM_URL or start redis-server"
-    return None
-
-
 @pytest.fixture
 def stream():
-    problem = _redis_problem()
-    if problem:
-        pytest.skip(problem)
-    name = f"test:news:{uuid.uuid4().hex[:12]}"
-    yield name
-    redis.Redis.from_url(REDIS_URL).delete(name)
+    yield from own_stream()
 
 
 def client() -> redis.Redis:
