@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.aggregates import AGGREGATE_TABLES, rebuild_aggregates
 from pipeline.report import format_table
 from pipeline.stages.load import REJECTS_FOLDER
 from pipeline.store import LAKE, Store, StoreLike, commit, connect, merge_rows, migrate
@@ -44,8 +45,9 @@ IMPORT_KEYS: dict[str, tuple[str, ...]] = {
 """Each lake table's key: the old file's primary key where it had one, else what identifies a row for the loader.
 Rows with a key the lake already holds are kept as the lake has them."""
 
-NOT_IMPORTED = frozenset({"schema_migrations"})
-"""The old file's migration ledger describes the old schema, not the lake's."""
+NOT_IMPORTED = frozenset({"schema_migrations", *AGGREGATE_TABLES})
+"""The old file's migration ledger describes the old schema, not the lake's; the aggregates are recomputed from the
+rows imported (`rebuild_aggregates`), not copied."""
 
 PRE_011_LAYOUT = (42, 3)
 """The band layout of every store before old migration 011 recorded one (its comment says so)."""
@@ -161,6 +163,8 @@ def import_store(file: Path, where: StoreLike) -> ImportReport:
             merge_rows(con, "index_layout", "SELECT 'minhash_bands' AS name, ?::INTEGER AS bands, "
                        "?::INTEGER AS \"rows\"", ["name"], ["name", "bands", "rows"], update=True,
                        params=list(layout))
+        if any(added.values()):  # else the aggregates still count the same rows, and no snapshot is committed
+            rebuild_aggregates(con)
         copied, missing = _copy_raw_files(raw_files, file.parent, store.home / REJECTS_FOLDER)
         commit(con, f"import {file}", {"stage": "import", "source_file": str(file)})
         tables = tuple(_compare(con, plan, added[plan.table]) for plan in plans)

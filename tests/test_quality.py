@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipeline.aggregates import rebuild_aggregates
 from pipeline.quality import validate_run
 from pipeline.store import connect
 
@@ -51,7 +52,7 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
 
 def _load_run(db_path: Path, articles: list[dict], run_counts: dict | None = None) -> None:
     """Load articles with one mention each, their ledger rows, and a run summary that balances
-    unless `run_counts` overrides it."""
+    unless `run_counts` overrides it; the aggregates are computed from the rows, as the loader keeps them."""
     with connect(db_path) as con:
         for article in articles:
             _insert(con, "articles", article)
@@ -70,6 +71,7 @@ def _load_run(db_path: Path, articles: list[dict], run_counts: dict | None = Non
             _insert(con, "ingest_log", _log_row(article))
         counts = {"n_inputs": len(articles), "n_loaded": len(articles), "n_duplicate": 0, "n_rejected": 0}
         _insert(con, "ingest_runs", {"run_id": RUN_ID, "n_failed": 0} | counts | (run_counts or {}))
+        rebuild_aggregates(con)
 
 
 def _quality_rows(db_path: Path) -> list[tuple]:
@@ -96,7 +98,8 @@ def test_clean_run_passes_and_is_recorded(fresh_db, gx_dir):
 
     assert report.ok, report.critical_failures
     assert report.failed == 0
-    assert {o.suite for o in report.outcomes} == {"articles", "entity_mentions", "ledger", "ledger_balance"}
+    assert {o.suite for o in report.outcomes} == {"articles", "entity_mentions", "ledger", "ledger_balance",
+                                                  "aggregates"}
     assert len(_quality_rows(fresh_db)) == len(report.outcomes) == report.passed
     assert report.docs_index is not None and report.docs_index.name == "index.html"
     assert report.docs_index.is_file() and report.docs_index.is_relative_to(gx_dir)
@@ -165,6 +168,32 @@ def test_orphan_mention_fails(fresh_db, gx_dir):
     assert [(o.suite, o.expectation) for o in report.critical_failures] == [
         ("entity_mentions", "expect_column_values_to_be_in_set(article_exists)")
     ]
+
+
+@pytest.mark.parametrize(
+    ("damage", "observed"),
+    [
+        ("UPDATE entity_day_counts SET mentions = mentions + 1", "rows_mentions=3 daily_mentions=5"),
+        ("UPDATE entity_pair_counts SET articles = articles * 2", "rows_pair_articles=1 pair_articles=2"),
+        ("DELETE FROM country_counts", "place_mentions=1 country_mentions=0"),
+    ],
+    ids=["mentions-counted-twice", "pair-counted-twice", "country-missing"],
+)
+def test_aggregates_that_do_not_add_up_to_the_rows_fail(fresh_db, gx_dir, damage, observed):
+    _load_run(fresh_db, [_article("a1"), _article("a2")])
+    with connect(fresh_db) as con:
+        _insert(con, "entities", {"entity_id": "gpe:london", "name": "London", "label": "GPE",
+                                  "name_key": "london", "country_code": "GB"})
+        _insert(con, "entity_mentions", {"article_id": "a1", "entity_id": "gpe:london", "surface": "London",
+                                         "label": "GPE", "start_char": 36, "end_char": 42})
+        rebuild_aggregates(con)
+        con.execute(damage)
+
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    [failure] = report.critical_failures
+    assert (failure.suite, failure.expectation) == ("aggregates", "expect_column_values_to_be_in_set(consistent)")
+    assert observed in failure.observed
 
 
 def test_out_of_range_language_prob_only_warns(fresh_db, gx_dir):

@@ -22,7 +22,8 @@ shingle with the others gives; `tools.evaluate.dedup` does the same) with its 42
 later versions of earlier ones; stories group about four articles; 5 % of inputs were duplicates; runs hold
 `RUN_ARTICLES` articles. A few stored signatures are those of syndicated copies of the run's articles, so lookups
 verify real candidates and the load finds near-duplicates, as a real run does. The files are written in chunks
-of `CHUNK` articles: a store grown by many small runs has more, smaller files until it is compacted.
+of `CHUNK` articles: a store grown by many small runs has more, smaller files until it is compacted. The
+aggregates the loader keeps run by run (pipeline/aggregates.py) are computed from the rows at the end.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline import neardup
+from pipeline.aggregates import rebuild_aggregates
 from pipeline.neardup import NUM_PERM, NearDupIndex, Signature, layout_for, signature
 from pipeline.settings import PROJECT_ROOT, Settings, load_settings
 from pipeline.stages.plan import Plan
@@ -191,6 +193,9 @@ def build_store(where: Path, size: int, near_copies: list[Signature], until: dt.
             _insert_signatures(con, first, last, near_copies if first == 0 else [])
             commit(con, f"bench: articles {first}-{last}")
         con.unregister("bench_paragraphs")
+        con.execute("BEGIN")
+        rebuild_aggregates(con)  # what the loader would have added run by run
+        commit(con, "bench: aggregates")
     return time.perf_counter() - started
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import run_folder
+from pipeline.aggregates import add_articles
 from pipeline.dedup import DegradedVersion, DuplicateMatch, ExactIndex, KnownArticle
 from pipeline.enrich.linking import resolve_corpus
 from pipeline.enrich.places import country_code
@@ -73,6 +74,7 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
         con.register("incoming_dates", _only(_concat([b.dates for b in batches], run_folder.DATE_SCHEMA), keep))
         con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
         _load_entities(con, _only(_concat([b.mentions for b in batches], run_folder.MENTION_SCHEMA), keep))
+        add_articles(con, keep)
         assign_stories(con, keep, settings.story_window_days)
         near.flush()
         ledger = _settle_repeats(ledger)
