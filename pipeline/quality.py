@@ -32,7 +32,7 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 from pandas.api.typing import NAType
 
 from pipeline.records import ENTITY_LABELS
-from pipeline.store import StoreLike, commit, connect
+from pipeline.store import LAKE, StoreLike, commit, connect
 
 DATASOURCE = "news_quality"
 LEDGER_STATES = ("loaded", "duplicate", "rejected", "failed")
@@ -149,8 +149,13 @@ def validate_run(db_path: StoreLike, run_id: str, gx_dir: Path) -> QualityReport
 
 
 def _read_frames(db_path: StoreLike, run_id: str) -> _Frames:
-    """Read everything up front on a read-only connection, closed before results are written."""
+    """Read everything up front, closed before results are written, with the store attached as of its latest
+    snapshot: another run's load commits while the gate reads (the gate is outside the writer pool), and its
+    mentions must not be seen without its articles. A pinned snapshot rather than one long transaction: with a
+    SQLite catalog an open read transaction would lock the writer's commit out."""
     with connect(db_path, read_only=True) as con:
+        (latest,) = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone() or (None,)
+    with connect(db_path, read_only=True, snapshot=latest) as con:
         return _Frames(
             articles=con.execute(
                 "SELECT article_id, doc_key, title, body, body_chars, language, language_prob, published_at"

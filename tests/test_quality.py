@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -168,6 +169,48 @@ def test_orphan_mention_fails(fresh_db, gx_dir):
     assert [(o.suite, o.expectation) for o in report.critical_failures] == [
         ("entity_mentions", "expect_column_values_to_be_in_set(article_exists)")
     ]
+
+
+class _LoadCommitsAfterFirstRead:
+    """A gate connection after whose first read another run's load commits an article with its mention, as a
+    load in the writer pool does while the gate (outside it) reads."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, db_path: Path):
+        self._con, self._db_path, self._committed, self._reads = con, db_path, False, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+    def execute(self, *args, **kwargs):
+        if self._reads and not self._committed:
+            self._committed = True
+            late = _article("late", run_id="run-2", doc_key="doc-late", content_hash="hash-late")
+            with connect(self._db_path, exclusive=False) as other:
+                _insert(other, "articles", late)
+                _insert(other, "entity_mentions", {"article_id": "late", "entity_id": "person:ada-lovelace",
+                                                   "surface": "Ada Lovelace", "label": "PERSON",
+                                                   "start_char": 0, "end_char": 12})
+                rebuild_aggregates(other)
+        self._reads += 1
+        return self._con.execute(*args, **kwargs)
+
+
+def test_a_load_committing_while_the_gate_reads_is_not_half_seen(fresh_db, gx_dir, monkeypatch):
+    """The gate reads every table as of one snapshot: a mention committed between its reads of articles and of
+    mentions would otherwise be an orphan, and fail a clean run (seen with two overlapping Airflow runs)."""
+    _load_run(fresh_db, [_article("a1")])
+
+    @contextmanager
+    def racing_connect(where, **kwargs):
+        with connect(where, **kwargs) as con:
+            yield _LoadCommitsAfterFirstRead(con, fresh_db) if kwargs.get("read_only") else con
+
+    monkeypatch.setattr("pipeline.quality.connect", racing_connect)
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+
+    assert report.ok, report.critical_failures
+    with connect(fresh_db, read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (2,), "the load did commit meanwhile"
 
 
 @pytest.mark.parametrize(
