@@ -2,11 +2,14 @@
 
 Every load commits one snapshot, and a small load writes small files (or, under DuckLake's inlining limit, rows in
 the catalog itself): night after night the store becomes thousands of tiny files that every query opens, and
-nothing is ever deleted, because each snapshot keeps what it saw. `maintain` is the nightly clean-up: it flushes
-inlined rows to Parquet, merges adjacent small files, expires the snapshots older than the retention
-(`Settings.snapshot_retention_days`) and deletes the files no remaining snapshot needs. Merging keeps each row's
-snapshot range, so every snapshot kept still reads exactly what it read before: `news query --as-of-run` works for
-every run loaded within the retention window, and for none before it.
+nothing is ever deleted, because each snapshot keeps what it saw. And the loader's MERGE into the aggregates
+(pipeline/aggregates.py) updates rows, which DuckLake records as delete files beside the data files: every read
+then skips dead rows. `maintain` is the nightly clean-up: it flushes inlined rows to Parquet, expires the
+snapshots older than the retention (`Settings.snapshot_retention_days`), rewrites files whose rows are largely
+deleted (`REWRITE_DELETED_SHARE`), merges adjacent small files and deletes the files no remaining snapshot
+needs. Rewriting and merging keep each row's snapshot range, so every snapshot kept still reads exactly what it
+read before: `news query --as-of-run` works for every run loaded within the retention window, and for none before
+it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ METADATA = f"__ducklake_metadata_{LAKE}"
 ORPHAN_GRACE = dt.timedelta(hours=1)
 """An untracked Parquet file younger than this is left alone: it may belong to a commit still under way (a
 non-exclusive writer such as the quality gate writes beside maintenance), not to a killed one."""
+REWRITE_DELETED_SHARE = 0.1
+"""A data file at least this share of whose rows are deleted (by snapshots no longer kept) is rewritten without
+them. DuckLake's default (0.95) would leave an aggregate table's files carrying dead rows for months: each load's
+MERGE updates a few per cent of them."""
 _DUCKLAKE_FILE = re.compile(r"^ducklake-[0-9a-f-]+\.parquet$")
 """How DuckLake names the files it writes; maintenance never deletes a file named otherwise."""
 
@@ -58,6 +65,8 @@ class MaintenanceReport:
     files_merged: int
     """Small files merged away (`files_written` new ones replace them)."""
     files_written: int
+    files_rewritten: int
+    """Files rewritten without their deleted rows."""
     expired: tuple[int, ...]
     """The ids of the snapshots expired."""
     files_deleted: int
@@ -107,6 +116,8 @@ def maintain(store: StoreLike, retention: dt.timedelta, now: dt.datetime | None 
         rows_flushed = sum(row[2] for row in _step(con, "flush inlined data",
                                                    f"FROM ducklake_flush_inlined_data('{LAKE}')"))
         expired = _expire(con, cutoff, newest)
+        rewritten = _step(con, "rewrite files with deleted rows",
+                          f"FROM ducklake_rewrite_data_files('{LAKE}', delete_threshold => {REWRITE_DELETED_SHARE})")
         merged = _step(con, "merge adjacent files", f"FROM ducklake_merge_adjacent_files('{LAKE}')")
         deleted = con.execute(f"FROM ducklake_cleanup_old_files('{LAKE}', cleanup_all => true)").fetchall()
         orphans_deleted, orphans_kept = _delete_orphans(con, store, cutoff=dt.datetime.now(dt.UTC) - ORPHAN_GRACE)
@@ -114,6 +125,7 @@ def maintain(store: StoreLike, retention: dt.timedelta, now: dt.datetime | None 
     return MaintenanceReport(
         cutoff=cutoff, before=before, after=after, rows_flushed=rows_flushed,
         files_merged=sum(row[2] for row in merged), files_written=sum(row[3] for row in merged),
+        files_rewritten=sum(row[2] for row in rewritten),
         expired=expired, files_deleted=len(deleted), orphans_deleted=orphans_deleted, orphans_kept=orphans_kept)
 
 
@@ -207,7 +219,8 @@ def format_report(report: MaintenanceReport) -> str:
         f"bytes      {_human(before.bytes)} → {_human(after.bytes)} (data files {_human(before.data_bytes)} → "
         f"{_human(after.data_bytes)}, catalog {_human(before.catalog_bytes)} → {_human(after.catalog_bytes)})",
         f"steps      {report.rows_flushed} inlined rows flushed, {report.files_merged} files merged into "
-        f"{report.files_written}, {report.files_deleted} unneeded files and {report.orphans_deleted} orphans deleted",
+        f"{report.files_written}, {report.files_rewritten} rewritten without deleted rows, "
+        f"{report.files_deleted} unneeded files and {report.orphans_deleted} orphans deleted",
     ]
     if report.orphans_kept:
         lines.append(f"kept       {len(report.orphans_kept)} untracked files DuckLake did not write, e.g. "

@@ -87,6 +87,31 @@ def test_small_files_are_merged_and_every_row_stays(lake):
     assert read_only_query(lake, FINGERPRINT) == current
 
 
+def live_delete_files(store: Store, table: str) -> int:
+    with connect(store, read_only=True) as con:
+        return con.execute(
+            "SELECT count(*) FROM __ducklake_metadata_news.ducklake_delete_file d "
+            "JOIN __ducklake_metadata_news.ducklake_table t USING (table_id) "
+            "WHERE d.end_snapshot IS NULL AND t.end_snapshot IS NULL AND t.table_name = ?", [table]).fetchone()[0]
+
+
+def test_files_whose_rows_the_loads_updated_are_rewritten_without_the_dead_rows(lake):
+    """A load's MERGE into the aggregates updates rows: DuckLake leaves delete files that every read applies."""
+    with connect(lake) as con:
+        con.execute("CALL ducklake_flush_inlined_data('news')")
+        con.execute("UPDATE entity_counts SET mentions = mentions + 1 WHERE hash(entity_id) % 2 = 0")
+        con.execute("UPDATE entity_counts SET mentions = mentions - 1 WHERE hash(entity_id) % 2 = 0")
+    assert live_delete_files(lake, "entity_counts") > 0
+    counts, totals = row_counts(lake), read_only_query(lake, "SELECT sum(mentions), sum(articles) FROM entity_counts")
+
+    done = maintain(lake, dt.timedelta(0))
+
+    assert done.files_rewritten > 0
+    assert live_delete_files(lake, "entity_counts") == 0
+    assert row_counts(lake) == counts
+    assert read_only_query(lake, "SELECT sum(mentions), sum(articles) FROM entity_counts") == totals
+
+
 def test_snapshots_beyond_the_retention_expire_and_runs_within_it_still_read_as_they_were(lake):
     runs, times = loads(lake), snapshot_times(lake)
     within = {run_id: runs[run_id] for run_id in ("run2", "run3")}
@@ -110,7 +135,9 @@ def test_snapshots_beyond_the_retention_expire_and_runs_within_it_still_read_as_
         assert read_only_query(lake, FINGERPRINT, snapshot=snapshot) == as_they_were[run_id]
     listed = snapshots(lake)
     assert [message for _, message, extra in listed if extra.get("stage") == "maintenance"] == [
-        "maintenance: flush inlined data", "maintenance: merge adjacent files"]
+        "maintenance: flush inlined data",
+        *(["maintenance: rewrite files with deleted rows"] if done.files_rewritten else []),
+        "maintenance: merge adjacent files"]
     assert {extra["run_id"] for _, _, extra in listed if extra.get("stage") == "load"} == set(within)
 
 
@@ -122,7 +149,8 @@ def test_a_zero_retention_still_keeps_the_latest_snapshot(lake):
     assert run_snapshot(lake, "run3") == latest
     assert read_only_query(lake, FINGERPRINT, snapshot=latest) == last_run
     assert list(loads(lake)) == ["run3"]
-    assert done.after.snapshots == 3, "the latest load's, and the flush's and merge's own"
+    assert done.files_rewritten > 0, "the runs' MERGEs into the aggregates left deleted rows"
+    assert done.after.snapshots == 4, "the latest load's, and the flush's, rewrite's and merge's own"
 
 
 def test_running_it_twice_is_harmless(lake):
