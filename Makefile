@@ -16,7 +16,7 @@ export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)
 export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test airflow bench bench-fetch bench-topology bench-store eval eval-extraction eval-entities \
+.PHONY: install run test airflow bench bench-fetch bench-topology bench-store bench-stream eval eval-extraction eval-entities \
 	eval-dedup lint typecheck lock clean
 
 install: $(VENV)/.installed
@@ -66,6 +66,9 @@ bench-topology: install
 # bytes per article; BENCH_ARGS="--sizes 1000,100000 --json" limits and formats it.
 bench-store: install
 	$(BIN)/python -m tools.bench_store $(BENCH_ARGS)
+
+bench-stream: install
+	$(BIN)/python -m tools.bench_stream $(BENCH_ARGS)
 
 # The evaluations read the shared dev set in place (never copied); SHARED=DIR points them elsewhere and
 # EVAL_ARGS passes options to one of them, e.g. make eval-extraction EVAL_ARGS="--limit 50 --json".

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import re
 import subprocess
@@ -80,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     consume.add_argument("--no-check", action="store_true", help="skip the quality gate after loading")
     consume.set_defaults(handler=cmd_consume)
     for sub in (publish, consume):
-        sub.add_argument("--stream-url", help="the Redis server (default: $NEWS_STREAM_URL or redis://127.0.0.1:6379/0)")
+        sub.add_argument("--stream-url", help="the Redis server, or kafka://host:port for a Kafka topic "
+                                                  "(default: $NEWS_STREAM_URL or redis://127.0.0.1:6379/0)")
         sub.add_argument("--stream", help="the stream (default: $NEWS_STREAM or news:articles)")
 
     query = commands.add_parser("query", help="Run one read-only SQL statement (or a named query from sql/queries/) "
@@ -189,7 +191,7 @@ def _positive_int(text: str) -> int:
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 2 with one line on stderr, publishing nothing, when an input cannot be read or the stream reached."""
-    from pipeline.sources.stream import RedisStreamLog, StreamUnavailable, input_messages, redacted
+    from pipeline.sources.stream import StreamUnavailable, input_messages, open_stream_log, redacted
 
     url, stream = args.stream_url or settings.stream_url, args.stream or settings.stream_name
     try:
@@ -201,7 +203,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         print("news publish: nothing to publish; give FILEs, --jsonl FILE, --url URL or - (stdin)", file=sys.stderr)
         return 2
     try:
-        with RedisStreamLog(url, stream, settings.stream_group) as log:
+        with contextlib.closing(open_stream_log(url, stream, settings.stream_group)) as log:
             ids = log.publish(messages)
     except StreamUnavailable as error:
         print(f"news publish: {error}", file=sys.stderr)

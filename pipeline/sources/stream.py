@@ -13,8 +13,9 @@ acknowledged: those the committed offset covers are stored already and are ackno
 (unless their last fate was `failed`: then they are tried again, up to `MAX_STREAM_ATTEMPTS` times in all); the
 others are taken again. Then new entries, up to the micro-batch caps. See DESIGN.md, "Streams".
 
-The offset and acknowledgement logic talks to a `StreamLog`; `RedisStreamLog` implements it. A Kafka topic
-(confluent-kafka, an offset per partition) is the scale path: another class with the same methods.
+The offset and acknowledgement logic talks to a `StreamLog`; `RedisStreamLog` implements it, and
+`pipeline.sources.kafka.KafkaStreamLog` for a Kafka topic (a `kafka://` URL: the scale path, an offset per
+partition); `open_stream_log` picks by the URL.
 """
 
 from __future__ import annotations
@@ -79,9 +80,8 @@ class Backlog:
 class StreamLog(Protocol):
     """Where messages wait for one consumer group, and how far the group has taken them.
 
-    Offsets are opaque strings the log orders (`covers`); the store keeps the committed one. A Kafka class would
-    keep one offset per partition in that string, re-read from the committed offsets on start (`redelivered`),
-    and commit its own offsets in `acknowledge`.
+    Offsets are opaque strings the log orders (`covers`); the store keeps the committed one. Kafka's keeps one
+    offset per partition in that string.
     """
 
     stream: str
@@ -92,8 +92,9 @@ class StreamLog(Protocol):
         are consumed too)."""
         ...
 
-    def redelivered(self) -> Iterator[Entry]:
-        """Entries delivered to this consumer earlier and not acknowledged, oldest first, read lazily."""
+    def redelivered(self, committed: str | None) -> Iterator[Entry]:
+        """Entries delivered to this consumer earlier and not acknowledged, oldest first, read lazily. `committed`
+        is the store's offset: a log that cannot tell what it delivered (Kafka) reads up to it."""
         ...
 
     def fresh(self, count: int) -> list[Entry]:
@@ -165,7 +166,8 @@ class RedisStreamLog:
                 if "BUSYGROUP" not in str(error):
                     raise
 
-    def redelivered(self) -> Iterator[Entry]:
+    def redelivered(self, committed: str | None = None) -> Iterator[Entry]:
+        """Redis' pending list says what was delivered: `committed` is not needed."""
         after = "0"
         while True:
             with self._errors():
@@ -252,6 +254,18 @@ class RedisStreamLog:
             self._redis.delete(self.stream)
 
 
+KAFKA_SCHEME = "kafka://"
+
+
+def open_stream_log(url: str, stream: str, group: str) -> StreamLog:
+    """The log at `url`: a Kafka topic for `kafka://host:port[,host:port]`, else a Redis Stream."""
+    if url.startswith(KAFKA_SCHEME):
+        from pipeline.sources.kafka import KafkaStreamLog
+
+        return KafkaStreamLog(url, stream, group)
+    return RedisStreamLog(url, stream, group)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -312,13 +326,13 @@ class StreamSource:
 
     @classmethod
     def from_arguments(cls, arguments: list[str]) -> StreamSource:
-        """`news ingest --kind stream [REDIS_URL] [STREAM]`: defaults from NEWS_STREAM_URL and NEWS_STREAM."""
+        """`news ingest --kind stream [URL] [STREAM]`: defaults from NEWS_STREAM_URL and NEWS_STREAM."""
         from pipeline.settings import load_settings
 
-        urls = [a for a in arguments if a.startswith(("redis://", "rediss://", "unix://"))]
+        urls = [a for a in arguments if a.startswith(("redis://", "rediss://", "unix://", KAFKA_SCHEME))]
         names = [a for a in arguments if a not in urls]
         if len(urls) > 1 or len(names) > 1:
-            raise ValueError("stream: give at most one Redis URL (redis://…) and one stream name")
+            raise ValueError("stream: give at most one stream URL (redis://… or kafka://…) and one stream name")
         return cls.of(load_settings(), url=urls[0] if urls else None, stream=names[0] if names else None)
 
     @classmethod
@@ -343,7 +357,7 @@ class StreamSource:
         return stream_doc_key(self.stream, entry_id)
 
     def open_log(self) -> StreamLog:
-        return self.log_factory(self) if self.log_factory else RedisStreamLog(self.url, self.stream, self.group)
+        return self.log_factory(self) if self.log_factory else open_stream_log(self.url, self.stream, self.group)
 
     def read(self, context: ReadContext) -> Iterator[RawDoc]:
         """One micro-batch as a one-step source (`news ingest --kind stream`): entries the committed offset covers
@@ -367,7 +381,7 @@ class StreamSource:
 
         with contextlib.closing(self.open_log()) as log, _Fetcher(self.policy, context.max_bytes) as fetcher:
             log.prepare()
-            for entry in log.redelivered():
+            for entry in log.redelivered(committed.offset):
                 if log.covers(committed.offset, entry.id) and retry.get(self.doc_key(entry.id),
                                                                         MAX_STREAM_ATTEMPTS) >= MAX_STREAM_ATTEMPTS:
                     stored.append(entry.id)
