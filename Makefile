@@ -17,7 +17,7 @@ export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: install run test airflow bench bench-fetch bench-topology bench-store bench-stream eval eval-extraction eval-entities \
-	eval-dedup lint typecheck lock clean
+	eval-dedup eval-ner lint typecheck lock clean
 
 install: $(VENV)/.installed
 
@@ -74,7 +74,7 @@ bench-stream: install
 # EVAL_ARGS passes options to one of them, e.g. make eval-extraction EVAL_ARGS="--limit 50 --json".
 SHARED ?= $(CURDIR)/../shared
 
-eval: eval-extraction eval-entities eval-dedup
+eval: eval-extraction eval-entities eval-dedup eval-ner
 
 eval-extraction: install
 	$(BIN)/python -m tools.evaluate extraction --data $(SHARED)/eval $(EVAL_ARGS)
@@ -84,6 +84,9 @@ eval-entities: install
 
 eval-dedup: install
 	$(BIN)/python -m tools.evaluate dedup --data $(SHARED)/eval $(EVAL_ARGS)
+
+eval-ner: install
+	$(BIN)/python -m tools.evaluate ner --data $(SHARED)/eval $(EVAL_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

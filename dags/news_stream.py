@@ -1,17 +1,19 @@
-"""Stream micro-batches, event-driven: consume -> plan -> process (mapped) -> load -> acknowledge -> validate -> report.
+"""Stream ingestion, event-driven: drain (micro-batches while entries keep coming) -> publish_lag, validate -> report.
 
 The DAG is scheduled on the Asset `news_stream`, whose `AssetWatcher` runs `RedisStreamTrigger` (plugins folder) in
 the triggerer: it polls the consumer group every second and fires when entries wait that no run has been woken
 for (DESIGN.md, "Streams", for the firing rule), so a run starts about a second after a producer publishes.
 `max_active_runs=1`: events that come while a run is active wait, and start one run after it.
 
-`consume` reads one micro-batch (at most the `max_entries` and `max_seconds` Params) from the stream into the run's
-staging folder and fetches url-only messages; it reads only the last committed snapshot of the store, so it is
-outside the one-slot `duckdb_writer` pool. When it took nothing (an event for entries an earlier run took), the
-rest of the run is skipped and the run succeeds. `plan` settles and batches (writer pool); `process` and `load` are
-the tasks every news DAG shares (`news_tasks.py`), the load committing the stream's offset with the rows; then
-`acknowledge` acknowledges the entries the committed offset covers and publishes the run's lag (entries consumed,
-pending, oldest pending age) as the `extra` of an event of the Asset `news_stream_lag`; `report` prints it.
+`drain` runs micro-batches one after another in its worker (`pipeline.stages.run.drain_stream`): each consumes at
+most `max_entries` entries (and `max_seconds` of reading and fetching url-only messages), plans, processes, loads
+(committing the stream's offset with the rows) and acknowledges, under the store's writer slot for the plan and
+the load only. The NLP model stays loaded, so an entry published while a drain runs is queryable one micro-batch
+later instead of one Airflow run later (seven tasks' start-up each: 35 s at 1 message/s, DESIGN.md). The drain
+ends when the stream has been empty for `idle_seconds` or after `max_run_seconds`; `validate` then gates all its
+micro-batches at once, and `report` prints them. A run woken for entries an earlier run took finds nothing: the
+rest is skipped and the run succeeds. The run's lag (entries consumed, acknowledged, pending after it, the oldest
+one's age) is the `extra` of an event of the Asset `news_stream_lag` (`publish_lag`, beside the gate).
 
 The stream and the Redis server are NEWS_STREAM and NEWS_STREAM_URL, read by the triggerer and by every task, so
 all components must have the same ones. Paused on creation: unpause it once producers publish to that stream.
@@ -23,18 +25,9 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
 from news_stream_trigger import RedisStreamTrigger
-from news_tasks import (
-    DUCKDB_POOL,
-    RUN_TIMEOUT,
-    engine_settings,
-    lag_line,
-    load,
-    process,
-    report,
-    run_params,
-    validate,
-)
+from news_tasks import RUN_TIMEOUT, engine_settings, lag_line, run_params
 
 from pipeline.settings import load_settings
 
@@ -65,61 +58,70 @@ LAG_ASSET = Asset(name="news_stream_lag", uri="x-news://stream/lag")
     tags=["news", "stream"],
     params={
         "max_entries": Param(SETTINGS.stream_max_entries, type="integer", minimum=1,
-                             description="Take at most this many entries per run (default: NEWS_STREAM_MAX_ENTRIES)."),
+                             description="Take at most this many entries per micro-batch "
+                                         "(default: NEWS_STREAM_MAX_ENTRIES)."),
         "max_seconds": Param(SETTINGS.stream_max_seconds, type="number", minimum=1,
                              description="Stop taking entries after this many seconds of reading and fetching "
                                          "(default: NEWS_STREAM_MAX_SECONDS)."),
+        "max_run_seconds": Param(SETTINGS.stream_max_run_seconds, type="number", minimum=0,
+                                 description="Start no micro-batch after this many seconds, so the run ends and is "
+                                             "gated (default: NEWS_STREAM_MAX_RUN_SECONDS)."),
+        "idle_seconds": Param(SETTINGS.stream_idle_seconds, type="number", minimum=0,
+                              description="End the run when the stream has had nothing new for this long "
+                                          "(default: NEWS_STREAM_IDLE_SECONDS)."),
         **run_params("Entries"),
     },
     doc_md=__doc__,
 )
 def news_stream():
-    @task.short_circuit(execution_timeout=timedelta(minutes=30))
-    def consume(params=None, run_id=None) -> int:
-        """One micro-batch into staging, outside the writer pool; returns how many entries it took (0 skips the
-        rest of the run)."""
-        from pipeline import run_folder
-        from pipeline.sources.stream import StreamState
-        from pipeline.stages.stream import consume as consume_stream
+    @task.short_circuit(execution_timeout=timedelta(hours=1))
+    def drain(params=None, run_id=None, ti=None) -> dict:
+        """Micro-batches until the stream is idle or the run's time is up; returns the run's lag with the run ids
+        of its micro-batches (empty, which skips the rest, when it loaded nothing)."""
+        from pipeline.stages.run import drain_stream
 
-        source = _source(params)
-        folder = consume_stream(engine_settings(), run_id, source)
-        taken = run_folder.read(folder.consumed).num_rows
-        states = run_folder.read_states(folder.source_states)
-        state = StreamState.of(next((s for s in states if s.source_id == source.source_id), None))
-        oldest = state.oldest_pending_seconds
-        print(f"stream {source.stream}: took {taken} entries, left {state.pending} pending"
-              + ("" if oldest is None else f" (oldest {oldest:.1f} s)"))
-        if not taken:
-            folder.remove()
-        return taken
-
-    @task(pool=DUCKDB_POOL)
-    def plan(params=None, run_id=None) -> list[str]:
-        """Returns the raw batch files to map over; the stream's new offset waits in the plan for the load."""
-        from pipeline.stages.stream import plan_consumed
-
-        planned = plan_consumed(engine_settings(params["batch_size"]), run_id, _source(params).label)
-        return [str(batch) for batch in planned.batches]
-
-    @task(outlets=[LAG_ASSET])
-    def acknowledge(summary: dict, params=None, outlet_events=None) -> dict:
-        """Acknowledges what the committed offset covers (reads the store, writes only to Redis: no pool) and
-        publishes the run's lag with an event of `news_stream_lag`."""
-        from pipeline.stages.stream import acknowledge as acknowledge_stream
-
-        lag = {**acknowledge_stream(engine_settings(), _source(params)).to_xcom(), "run_id": summary["run_id"]}
+        drained = drain_stream(_source(params), engine_settings(params["batch_size"]), f"{run_id}.try{ti.try_number}",
+                               params["max_run_seconds"], params["idle_seconds"], on_batch=lambda done: print(
+                                   f"{done.summary.run_id if done.summary else '-'}: {done.line()}"))
+        if not drained.runs:
+            return {}
+        lag = {**drained.to_xcom(), "run_id": run_id}
         print(lag_line(lag))
-        outlet_events[LAG_ASSET].extra = lag
         return lag
 
-    batches = plan()
-    consume() >> batches
-    summary = load(process.expand(batch_path=batches))
-    lag = acknowledge(summary)
-    quality = validate(summary)
-    lag >> quality
-    report(summary, quality, lag)
+    @task(outlets=[LAG_ASSET])
+    def publish_lag(lag: dict, outlet_events=None) -> None:
+        """The run's lag as the `extra` of an event of `news_stream_lag` (skipped with the rest when the drain
+        took nothing, so an idle wake publishes no event)."""
+        outlet_events[LAG_ASSET].extra = lag
+
+    @task
+    def validate(lag: dict, params=None, run_id=None) -> dict:
+        """The quality gate over every micro-batch of the run, at once (outside the writer pool: nothing here
+        deduplicates)."""
+        from pipeline.quality import validate_runs
+
+        settings = engine_settings()
+        report = validate_runs(settings.store, lag["runs"], settings.gx_dir, name=run_id)
+        if params["fail_on_quality"] and not report.ok:
+            names = ", ".join(f"{o.suite}.{o.expectation}" for o in report.critical_failures)
+            raise AirflowFailException(f"critical quality expectations failed: {names}")
+        return {"passed": report.passed, "failed": report.failed, "docs": str(report.docs_index)}
+
+    @task
+    def report(lag: dict, quality: dict) -> None:
+        """Prints each micro-batch's summary and the run's lag."""
+        from pipeline.report import format_summary
+
+        settings = engine_settings()
+        for micro_batch in lag["runs"]:
+            print(format_summary(settings.store, micro_batch))
+        print(lag_line(lag))
+        print(f"quality: {quality['passed']} passed, {quality['failed']} failed")
+
+    lag = drain()
+    publish_lag(lag)
+    report(lag, validate(lag))
 
 
 def _source(params):

@@ -10,9 +10,13 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.settings import PROJECT_ROOT, Settings, load_settings
 from pipeline.sources.registry import DEFAULT_KIND, LISTING_KINDS, SOURCE_KINDS
+
+if TYPE_CHECKING:
+    from pipeline.sources.stream import StreamSource
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     consume.add_argument("--delay", type=float, default=1.0, help="seconds between requests to one host")
     consume.add_argument("--run-id", help="name of this run (default: stream__<UTC time>)")
     consume.add_argument("--no-check", action="store_true", help="skip the quality gate after loading")
+    consume.add_argument("--follow", action="store_true",
+                         help="keep taking micro-batches until the stream has been idle for $NEWS_STREAM_IDLE_SECONDS "
+                              "or $NEWS_STREAM_MAX_RUN_SECONDS have passed, then gate them all")
     consume.set_defaults(handler=cmd_consume)
     for sub in (publish, consume):
         sub.add_argument("--stream-url", help="the Redis server, or kafka://host:port for a Kafka topic "
@@ -223,6 +230,8 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
     source = StreamSource.of(settings, url=args.stream_url, stream=args.stream, policy=policy,
                              max_entries=args.max_entries, max_seconds=args.max_seconds)
     run_id = args.run_id or _new_run_id("stream")
+    if args.follow:
+        return _follow(source, settings, run_id, check=not args.no_check)
     try:
         done = run_stream(source, settings, run_id)
     except (LayoutMismatch, StreamUnavailable) as error:
@@ -233,6 +242,34 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
         print(f"news: nothing new in {source.stream}; no run recorded")
         return 0
     return _finish(settings, run_id, check=not args.no_check)
+
+
+def _follow(source: StreamSource, settings: Settings, run_id: str, check: bool) -> int:
+    """`news consume --follow`: micro-batches `<run_id>.0001`, ... (`drain_stream`), one line each, then one gate
+    over all of them."""
+    from pipeline.neardup import LayoutMismatch
+    from pipeline.sources.stream import StreamUnavailable
+    from pipeline.stages.run import drain_stream
+
+    try:
+        drained = drain_stream(source, settings, run_id, settings.stream_max_run_seconds,
+                               settings.stream_idle_seconds, on_batch=lambda done: print(
+                                   f"{done.summary.run_id if done.summary else run_id}: {done.line()}", flush=True))
+    except (LayoutMismatch, StreamUnavailable) as error:
+        print(f"news: {error}", file=sys.stderr)
+        return 2
+    if not drained.runs:
+        print(f"news: nothing new in {source.stream}; no run recorded")
+        return 0
+    passed = True
+    if check:
+        from pipeline.quality import validate_runs
+
+        report = validate_runs(settings.store, drained.run_ids, settings.gx_dir, name=run_id)
+        passed = report.ok
+        print(f"quality: {report.passed} passed, {report.failed} failed over {len(drained.run_ids)} micro-batches")
+    print(f"news: {drained.consumed} entries in {len(drained.runs)} micro-batches")
+    return 0 if passed else 1
 
 
 def cmd_shell(args: argparse.Namespace, settings: Settings) -> int:

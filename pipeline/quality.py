@@ -10,7 +10,7 @@ so an expectation blocks unless it is explicitly marked WARNING.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -114,6 +114,7 @@ class _Frames(NamedTuple):
     log: pd.DataFrame
     run: pd.DataFrame
     aggregates: pd.DataFrame
+    run_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,17 @@ def validate_run(db_path: StoreLike, run_id: str, gx_dir: Path) -> QualityReport
 
     Re-validating a run replaces its earlier `quality_results` rows.
     """
-    checks = _checks(_read_frames(db_path, run_id))
+    return validate_runs(db_path, [run_id], gx_dir)
+
+
+def validate_runs(db_path: StoreLike, run_ids: Sequence[str], gx_dir: Path, name: str | None = None) -> QualityReport:
+    """Validate the database after several runs at once (a stream drain's micro-batches): the store-wide checks
+    once, the ledger checks over the runs' rows, each run's counts against its own ledger. The outcome is recorded
+    for every run, and the report is named `name` (default: the first run)."""
+    checks = _checks(_read_frames(db_path, run_ids))
     context = _context(gx_dir)
-    run = RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
+    label = name or run_ids[0]
+    run = RunIdentifier(run_name=label, run_time=datetime.now(UTC))
     results = _run_checkpoints(context, checks, run)
     outcomes = tuple(
         _outcome(suite, expectation)
@@ -144,11 +153,11 @@ def validate_run(db_path: StoreLike, run_id: str, gx_dir: Path) -> QualityReport
         for validation in result.run_results.values()
         for expectation in validation.results
     )
-    _store_outcomes(db_path, run_id, outcomes, run.run_time)
-    return QualityReport(run_id=run_id, outcomes=outcomes, docs_index=_build_docs(context, results.values()))
+    _store_outcomes(db_path, run_ids, outcomes, run.run_time)
+    return QualityReport(run_id=label, outcomes=outcomes, docs_index=_build_docs(context, results.values()))
 
 
-def _read_frames(db_path: StoreLike, run_id: str) -> _Frames:
+def _read_frames(db_path: StoreLike, run_ids: Sequence[str]) -> _Frames:
     """Read everything up front, closed before results are written, with the store attached as of its latest
     snapshot: another run's load commits while the gate reads (the gate is outside the writer pool), and its
     mentions must not be seen without its articles. A pinned snapshot rather than one long transaction: with a
@@ -162,8 +171,11 @@ def _read_frames(db_path: StoreLike, run_id: str) -> _Frames:
                 " FROM articles"
             ).df(),
             mentions=con.execute("SELECT article_id, entity_id, label, start_char, end_char FROM entity_mentions").df(),
-            log=con.execute("SELECT source_uri, doc_key, state FROM ingest_log WHERE run_id = ?", [run_id]).df(),
-            run=con.execute(f"SELECT {', '.join(RUN_COUNTS)} FROM ingest_runs WHERE run_id = ?", [run_id]).df(),
+            log=con.execute("SELECT run_id, source_uri, doc_key, state, run_id || ' ' || source_uri AS input_in_run "
+                            "FROM ingest_log WHERE list_contains(?, run_id)", [list(run_ids)]).df(),
+            run=con.execute(f"SELECT run_id, {', '.join(RUN_COUNTS)} FROM ingest_runs WHERE list_contains(?, run_id)",
+                            [list(run_ids)]).df(),
+            run_ids=tuple(run_ids),
             aggregates=con.execute(AGGREGATE_TOTALS).df(),
         )
 
@@ -176,10 +188,12 @@ def _checks(frames: _Frames) -> tuple[_Check, ...]:
     return (
         _Check("articles", articles, ("article_id",), _article_expectations()),
         _Check("entity_mentions", mentions, ("article_id", "start_char"), _mention_expectations()),
-        _Check("ledger", frames.log, ("source_uri",), _ledger_expectations()),
+        _Check("ledger", frames.log, ("run_id", "source_uri"), _ledger_expectations()),
         _Check(
             "ledger_balance",
-            _balance_frame(frames.run, frames.log),
+            pd.concat([_balance_frame(frames.run[frames.run["run_id"] == run_id],
+                                      frames.log[frames.log["run_id"] == run_id]) for run_id in frames.run_ids],
+                      ignore_index=True),
             ("counts",),
             (gxe.ExpectColumnValuesToBeInSet(column="balanced", value_set=[True]),),
         ),
@@ -243,13 +257,14 @@ def _mention_expectations() -> tuple[gxe.Expectation, ...]:
 
 
 def _ledger_expectations() -> tuple[gxe.Expectation, ...]:
-    """One fate per input, and one load per document.
+    """One fate per input in each run, and one load per document.
 
     A doc_key may repeat within a run (the same file in two folders, a URL twice in a feed);
-    the repeats must be settled as duplicates, so only the loaded rows need a unique doc_key.
+    the repeats must be settled as duplicates, so only the loaded rows need a unique doc_key. An input may have
+    a row in two runs validated together (a stream entry that failed, then was tried again).
     """
     return (
-        gxe.ExpectColumnValuesToBeUnique(column="source_uri"),
+        gxe.ExpectColumnValuesToBeUnique(column="input_in_run", description="one fate per input in each run"),
         gxe.ExpectColumnValuesToBeUnique(
             column="doc_key",
             row_condition='state=="loaded"',
@@ -406,24 +421,26 @@ def _sample(sample: object) -> str:
     return str(sample)
 
 
-def _store_outcomes(db_path: StoreLike, run_id: str, outcomes: tuple[ExpectationOutcome, ...], at: datetime) -> None:
+def _store_outcomes(db_path: StoreLike, run_ids: Sequence[str], outcomes: tuple[ExpectationOutcome, ...],
+                    at: datetime) -> None:
     """Replace the run's earlier results in one transaction, so re-validating never doubles rows. It needs no
     writer slot (nothing here deduplicates), so the gate never waits for another run's load.
 
     `checked_at` is naive UTC, like the loader's timestamps.
     """
     stamp = at.astimezone(UTC).replace(tzinfo=None)
-    rows = [(run_id, o.suite, o.expectation, o.success, o.observed, stamp) for o in outcomes]
+    rows = [(run_id, o.suite, o.expectation, o.success, o.observed, stamp) for run_id in run_ids for o in outcomes]
     with connect(db_path, exclusive=False) as con:
         con.begin()
-        con.execute("DELETE FROM quality_results WHERE run_id = ?", [run_id])
+        con.execute("DELETE FROM quality_results WHERE list_contains(?, run_id)", [list(run_ids)])
         con.executemany(
             "INSERT INTO quality_results (run_id, suite, expectation, success, observed, checked_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
             rows,
         )
-        commit(con, f"quality {run_id}: {sum(o.success for o in outcomes)} of {len(outcomes)} passed",
-               {"run_id": run_id, "stage": "quality"})
+        label = run_ids[0] if len(run_ids) == 1 else f"{run_ids[0]} … {run_ids[-1]} ({len(run_ids)} runs)"
+        commit(con, f"quality {label}: {sum(o.success for o in outcomes)} of {len(outcomes)} passed",
+               {"run_id": run_ids[0], "runs": list(run_ids), "stage": "quality"})
 
 
 def _build_docs(context: AbstractDataContext, results: Iterable[CheckpointResult]) -> Path | None:

@@ -52,6 +52,11 @@ class Settings:
     stream_max_seconds: float = 60.0
     """A stream micro-batch stops taking entries after this many seconds of reading and fetching
     (NEWS_STREAM_MAX_SECONDS)."""
+    stream_max_run_seconds: float = 300.0
+    """A stream drain (one `news_stream` run, `news consume --follow`) starts no micro-batch after this many seconds,
+    so the run ends, is gated and shows in Airflow (NEWS_STREAM_MAX_RUN_SECONDS)."""
+    stream_idle_seconds: float = 10.0
+    """A stream drain ends when the stream has had nothing new for this long (NEWS_STREAM_IDLE_SECONDS)."""
 
     def with_store(self, where: StoreLike | None) -> Settings:
         return self if where is None else replace(self, store=Store.at(where, os.environ.get("NEWS_LAKE_DATA")))
@@ -89,4 +94,6 @@ def load_settings() -> Settings:
         stream_group=os.environ.get("NEWS_STREAM_GROUP") or "news-pipeline",
         stream_max_entries=int(os.environ.get("NEWS_STREAM_MAX_ENTRIES", "1000")),
         stream_max_seconds=float(os.environ.get("NEWS_STREAM_MAX_SECONDS", "60")),
+        stream_max_run_seconds=float(os.environ.get("NEWS_STREAM_MAX_RUN_SECONDS", "300")),
+        stream_idle_seconds=float(os.environ.get("NEWS_STREAM_IDLE_SECONDS", "10")),
     )

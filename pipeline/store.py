@@ -153,6 +153,14 @@ def commit(con: duckdb.DuckDBPyConnection, message: str, extra: dict[str, object
     con.execute("COMMIT")
 
 
+DATA_INLINING_ROW_LIMIT = 0
+"""Rows a commit keeps in the catalog instead of a Parquet file: none. With inlining on (DuckLake's default), a
+load of a few articles after other small loads lost rows: the loader's MERGE into `entities` followed by UPDATEs
+of the same rows in one transaction left mentions naming entities that were never stored (reproduced with three
+12-entry stream micro-batches; DuckDB 1.5.5, ducklake d8a1881e). Every commit writes Parquet files instead, and
+`news maintain` merges them."""
+
+
 def attach(con: duckdb.DuckDBPyConnection, store: Store, read_only: bool = True,
            snapshot: int | None = None) -> None:
     """Attach the store as `news` on a DuckDB connection and make it the default database, with the extensions
@@ -163,6 +171,8 @@ def attach(con: duckdb.DuckDBPyConnection, store: Store, read_only: bool = True,
     options = [f"DATA_PATH '{_quoted(store.data_path)}'", "OVERRIDE_DATA_PATH true"]
     if read_only:
         options.append("READ_ONLY")
+    else:
+        options.append(f"DATA_INLINING_ROW_LIMIT {DATA_INLINING_ROW_LIMIT}")
     if snapshot is not None:
         options.append(f"SNAPSHOT_VERSION {int(snapshot)}")
     con.execute(f"ATTACH 'ducklake:{_quoted(store.catalog)}' AS {LAKE} ({', '.join(options)})")

@@ -77,7 +77,7 @@ def parquet_files(store: Store) -> list[Path]:
 def test_small_files_are_merged_and_every_row_stays(lake):
     counts, current = row_counts(lake), read_only_query(lake, FINGERPRINT)
     done = maintain(lake, dt.timedelta(days=30))
-    assert done.rows_flushed > 0, "the small loads' rows were inlined in the catalog"
+    assert done.rows_flushed == 0, "loads keep no rows in the catalog (DATA_INLINING_ROW_LIMIT)"
     assert done.files_merged > done.files_written > 0
     assert done.files_deleted >= done.files_merged
     assert done.after.files < done.before.files
@@ -85,6 +85,21 @@ def test_small_files_are_merged_and_every_row_stays(lake):
     assert done.after.data_bytes == sum(path.stat().st_size for path in parquet_files(lake))
     assert row_counts(lake) == counts
     assert read_only_query(lake, FINGERPRINT) == current
+
+
+def test_rows_an_older_store_kept_in_its_catalog_are_flushed_to_parquet(lake, monkeypatch):
+    """Stores written before data inlining was turned off hold rows in the catalog."""
+    monkeypatch.setattr(store_module, "DATA_INLINING_ROW_LIMIT", 100)
+    with connect(lake) as con:
+        con.execute("INSERT INTO quality_results (run_id, suite, expectation, success, checked_at) "
+                    "SELECT 'old', 'articles', 'e' || range, true, TIMESTAMP '2026-01-01' FROM range(5)")
+    monkeypatch.undo()
+    counts = row_counts(lake)
+
+    done = maintain(lake, dt.timedelta(days=30))
+
+    assert done.rows_flushed == 5
+    assert row_counts(lake) == counts
 
 
 def live_delete_files(store: Store, table: str) -> int:
@@ -135,9 +150,8 @@ def test_snapshots_beyond_the_retention_expire_and_runs_within_it_still_read_as_
         assert read_only_query(lake, FINGERPRINT, snapshot=snapshot) == as_they_were[run_id]
     listed = snapshots(lake)
     assert [message for _, message, extra in listed if extra.get("stage") == "maintenance"] == [
-        "maintenance: flush inlined data",
         *(["maintenance: rewrite files with deleted rows"] if done.files_rewritten else []),
-        "maintenance: merge adjacent files"]
+        "maintenance: merge adjacent files"], "a step that changed nothing commits no snapshot"
     assert {extra["run_id"] for _, _, extra in listed if extra.get("stage") == "load"} == set(within)
 
 
@@ -150,7 +164,7 @@ def test_a_zero_retention_still_keeps_the_latest_snapshot(lake):
     assert read_only_query(lake, FINGERPRINT, snapshot=latest) == last_run
     assert list(loads(lake)) == ["run3"]
     assert done.files_rewritten > 0, "the runs' MERGEs into the aggregates left deleted rows"
-    assert done.after.snapshots == 4, "the latest load's, and the flush's, rewrite's and merge's own"
+    assert done.after.snapshots == 3, "the latest load's, and the rewrite's and merge's own"
 
 
 def test_running_it_twice_is_harmless(lake):

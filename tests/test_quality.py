@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from pipeline.aggregates import rebuild_aggregates
-from pipeline.quality import validate_run
+from pipeline.quality import validate_run, validate_runs
 from pipeline.store import connect
 
 RUN_ID = "run-1"
@@ -169,6 +169,43 @@ def test_orphan_mention_fails(fresh_db, gx_dir):
     assert [(o.suite, o.expectation) for o in report.critical_failures] == [
         ("entity_mentions", "expect_column_values_to_be_in_set(article_exists)")
     ]
+
+
+def test_several_runs_are_gated_at_once_and_an_input_retried_in_a_later_run_is_no_repeat(fresh_db, gx_dir):
+    """A stream drain's micro-batches: an entry failed in the first and loaded in the second has a row in each."""
+    first = _article("a1")
+    _load_run(fresh_db, [first], run_counts={"n_loaded": 0, "n_failed": 1})
+    with connect(fresh_db) as con:
+        con.execute("UPDATE ingest_log SET state = 'failed', article_id = NULL, reason = 'HTTP 503'")
+        con.execute("DELETE FROM articles")
+        con.execute("DELETE FROM entity_mentions")
+        rebuild_aggregates(con)
+        _insert(con, "articles", _article("a1", run_id="run-2"))
+        _insert(con, "entity_mentions", {"article_id": "a1", "entity_id": "person:ada-lovelace",
+                                         "surface": "Ada Lovelace", "label": "PERSON", "start_char": 0,
+                                         "end_char": 12})
+        _insert(con, "ingest_log", _log_row(first, run_id="run-2"))
+        _insert(con, "ingest_runs", {"run_id": "run-2", "n_inputs": 1, "n_loaded": 1, "n_duplicate": 0,
+                                     "n_rejected": 0, "n_failed": 0})
+        rebuild_aggregates(con)
+
+    report = validate_runs(fresh_db, [RUN_ID, "run-2"], gx_dir, name="drain")
+
+    assert report.ok, report.critical_failures
+    assert report.run_id == "drain"
+    with connect(fresh_db, read_only=True) as con:
+        recorded = con.execute("SELECT run_id, count(*) FROM quality_results GROUP BY ALL ORDER BY ALL").fetchall()
+    assert recorded == [(RUN_ID, len(report.outcomes)), ("run-2", len(report.outcomes))]
+
+
+def test_a_run_whose_counts_do_not_match_its_ledger_fails_among_several(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("a1")], run_counts={"n_loaded": 2, "n_inputs": 2})
+
+    report = validate_runs(fresh_db, [RUN_ID, "never-loaded"], gx_dir)
+
+    [failure] = report.critical_failures
+    assert (failure.suite, failure.expectation) == ("ledger_balance", "expect_column_values_to_be_in_set(balanced)")
+    assert "1 of 2 unexpected" in failure.observed
 
 
 class _LoadCommitsAfterFirstRead:

@@ -64,6 +64,7 @@ class Phase:
 
 
 def articles(folder: Path, count: int) -> list[str]:
+    folder.mkdir()
     build_corpus(folder, count, sorted((PROJECT_ROOT / "seeds").glob("*.txt")))
     return [path.read_text() for path in sorted(folder.glob("*.txt"))]
 
@@ -112,6 +113,24 @@ def stream_runs(cluster: AirflowCluster, since: str) -> tuple[int, int | None]:
     pending = [event["extra"].get("pending") for event in events if event["timestamp"] >= since]
     known = [value for value in pending if isinstance(value, int)]
     return len(runs), max(known, default=None)
+
+
+def task_medians(cluster: AirflowCluster) -> str:
+    """Median seconds of each stream task over all runs, and of a whole run (first task queued to last end): where
+    a micro-batch's time goes."""
+    import datetime as dt
+
+    spans: dict[str, list[float]] = {}
+    for run in cluster.runs("news_stream"):
+        instances = [ti for ti in cluster.task_instances("news_stream", run["dag_run_id"])
+                     if ti.get("start_date") and ti.get("end_date")]
+        for ti in instances:
+            seconds = (dt.datetime.fromisoformat(ti["end_date"]) - dt.datetime.fromisoformat(ti["start_date"]))
+            spans.setdefault(ti["task_id"], []).append(seconds.total_seconds())
+        if instances and run.get("start_date") and run.get("end_date"):
+            whole = dt.datetime.fromisoformat(run["end_date"]) - dt.datetime.fromisoformat(run["start_date"])
+            spans.setdefault("(whole run)", []).append(whole.total_seconds())
+    return ", ".join(f"{task} {statistics.median(values):.1f}" for task, values in spans.items())
 
 
 def run_phase(cluster: AirflowCluster, log: RedisStreamLog, stream: str, phase: Phase, texts: list[str],
@@ -170,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                     run_phase(cluster, log, stream, phase, texts[used:used + count], root, args.poll)
                     used += count
                     print(phase.line(), flush=True)
+                medians = task_medians(cluster)
         finally:
             log.delete()
     print(f"\n{args.workers} Celery workers; reader polls every {args.poll:g} s; latency = first poll that saw the "
@@ -177,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'phase':<28} {'entries':>7} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'lag':>7} {'runs':>5} {'unseen':>6}")
     for phase in phases:
         print(phase.line())
+    print(f"median seconds per stream task: {medians}")
     return 0
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.records import RunSummary
 from pipeline.settings import Settings
@@ -16,6 +20,9 @@ from pipeline.stages.load import load
 from pipeline.stages.plan import Plan, plan_source
 from pipeline.stages.process import process_batch
 from pipeline.stages.stream import StreamRun, acknowledge, consume, plan_consumed, taken_by
+
+IDLE_POLL_SECONDS = 0.5
+"""How often a drain that found the stream empty looks again."""
 
 
 def run_source(source: Source, settings: Settings, run_id: str, today: dt.date | None = None) -> RunSummary:
@@ -50,3 +57,58 @@ def run_planned(plan: Plan, settings: Settings, today: dt.date | None = None) ->
     summary = load(plan, processed, settings)
     plan.folder.remove()
     return summary
+
+
+@dataclass
+class StreamDrain:
+    """The micro-batches one `drain_stream` loaded, in order, and the last one's acknowledgement (the lag after it)."""
+
+    runs: list[StreamRun] = field(default_factory=list)
+    last: StreamRun | None = None
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [done.summary.run_id for done in self.runs if done.summary is not None]
+
+    @property
+    def consumed(self) -> int:
+        return sum(done.taken.consumed for done in self.runs)
+
+    @property
+    def acknowledged(self) -> int:
+        return sum(done.acknowledged.acknowledged for done in self.runs)
+
+    def to_xcom(self) -> dict[str, Any]:
+        """The run's lag as the stream DAG publishes it: totals over the micro-batches, the backlog after the last."""
+        lag = self.last.acknowledged.to_xcom() if self.last else {}
+        return {**lag, "consumed": self.consumed, "acknowledged": self.acknowledged, "micro_batches": len(self.runs),
+                "runs": self.run_ids}
+
+
+def drain_stream(source: StreamSource, settings: Settings, run_prefix: str, max_run_seconds: float,
+                 idle_seconds: float, on_batch: Callable[[StreamRun], None] | None = None) -> StreamDrain:
+    """Micro-batches one after another in this process (`run_stream`, run ids `<run_prefix>.0001`, ...) while
+    entries keep coming: the NLP model stays loaded and a published entry waits for one micro-batch, not for a new
+    Airflow run. Stops when the stream has had nothing new for `idle_seconds`, or when a micro-batch ends after
+    `max_run_seconds`. Each micro-batch commits and acknowledges on its own, so a drain killed at any point loses
+    and doubles nothing: the entries of the micro-batch it was in are taken again by the next."""
+    started = time.monotonic()
+    drained = StreamDrain()
+    idle_since: float | None = None
+    number = 0
+    while time.monotonic() - started < max_run_seconds:
+        done = run_stream(source, settings, f"{run_prefix}.{number + 1:04d}")
+        drained.last = done
+        if done.taken.consumed:
+            number += 1
+            drained.runs.append(done)
+            idle_since = None
+            if on_batch:
+                on_batch(done)
+            continue
+        now = time.monotonic()
+        idle_since = now if idle_since is None else idle_since
+        if now - idle_since >= idle_seconds:
+            break
+        time.sleep(IDLE_POLL_SECONDS)
+    return drained

@@ -1,4 +1,4 @@
-"""The command line of the evaluations: `python -m tools.evaluate extraction|entities|dedup` (or `make eval-...`).
+"""The command line of the evaluations: `python -m tools.evaluate extraction|entities|dedup|ner` (or `make eval-...`).
 
 Each target imports its evaluation only when chosen, so `entities` does not pay for trafilatura nor `extraction`
 for the dedup timing store. A missing input file is exit 2 with one line on stderr, never a traceback.
@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     dedup.add_argument("--sizes", default="10000,100000",
                        help="stored-article counts to time the lookup against (comma-separated; '' skips)")
     dedup.set_defaults(handler=evaluate_dedup_command)
+    ner = targets.add_parser("ner", help="Person F1 per document on the CoNLL-2003 dev stories: pipeline and bare "
+                                         "model side by side.")
+    ner.add_argument("--data", required=True, type=Path, help="eval folder with ner/persons.jsonl and ner/text/")
+    ner.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    ner.set_defaults(handler=evaluate_ner_command)
     return parser
 
 
@@ -81,4 +86,15 @@ def evaluate_dedup_command(args) -> int:
     metrics = evaluate_dedup(args.data, PROJECT_ROOT / "seeds", gold if gold.is_file() else None,
                              limit=args.limit, timing_sizes=sizes)
     print(format_report(metrics))
+    return 0
+
+
+def evaluate_ner_command(args) -> int:
+    from tools.evaluate.ner import evaluate_ner, format_report
+
+    if not (args.data / "ner" / "persons.jsonl").is_file():
+        print(f"{PROG}: no such file: {args.data / 'ner' / 'persons.jsonl'}", file=sys.stderr)
+        return 2
+    report = evaluate_ner(args.data)
+    print(json.dumps(report.metrics(), indent=2) if args.json else format_report(report))
     return 0
