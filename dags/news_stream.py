@@ -5,7 +5,8 @@ the triggerer: it polls the consumer group every second and fires when entries w
 for (DESIGN.md, "Streams", for the firing rule), so a run starts about a second after a producer publishes.
 `max_active_runs=1`: events that come while a run is active wait, and start one run after it.
 
-`drain` runs micro-batches one after another in its worker (`pipeline.stages.run.drain_stream`): each consumes at
+`drain` runs micro-batches one after another in its worker (`pipeline.stages.run.drain_stream`), extraction and
+NER in `workers` processes started once (the model loaded once in each): each micro-batch consumes at
 most `max_entries` entries (and `max_seconds` of reading and fetching url-only messages), plans, processes, loads
 (committing the stream's offset with the rows) and acknowledges, under the store's writer slot for the plan and
 the load only. The NLP model stays loaded, so an entry published while a drain runs is queryable one micro-batch
@@ -69,6 +70,9 @@ LAG_ASSET = Asset(name="news_stream_lag", uri="x-news://stream/lag")
         "idle_seconds": Param(SETTINGS.stream_idle_seconds, type="number", minimum=0,
                               description="End the run when the stream has had nothing new for this long "
                                           "(default: NEWS_STREAM_IDLE_SECONDS)."),
+        "workers": Param(SETTINGS.stream_workers, type="integer", minimum=1,
+                         description="Processes the drain extracts and tags in, side by side "
+                                     "(default: NEWS_STREAM_WORKERS, else the worker's CPUs)."),
         **run_params("Entries"),
     },
     doc_md=__doc__,
@@ -82,7 +86,8 @@ def news_stream():
 
         drained = drain_stream(_source(params), engine_settings(params["batch_size"]), f"{run_id}.try{ti.try_number}",
                                params["max_run_seconds"], params["idle_seconds"], on_batch=lambda done: print(
-                                   f"{done.summary.run_id if done.summary else '-'}: {done.line()}"))
+                                   f"{done.summary.run_id if done.summary else '-'}: {done.line()}"),
+                               workers=params["workers"])
         if not drained.runs:
             return {}
         lag = {**drained.to_xcom(), "run_id": run_id}

@@ -254,7 +254,8 @@ def _follow(source: StreamSource, settings: Settings, run_id: str, check: bool) 
     try:
         drained = drain_stream(source, settings, run_id, settings.stream_max_run_seconds,
                                settings.stream_idle_seconds, on_batch=lambda done: print(
-                                   f"{done.summary.run_id if done.summary else run_id}: {done.line()}", flush=True))
+                                   f"{done.summary.run_id if done.summary else run_id}: {done.line()}", flush=True),
+                               workers=settings.stream_workers)
     except (LayoutMismatch, StreamUnavailable) as error:
         print(f"news: {error}", file=sys.stderr)
         return 2

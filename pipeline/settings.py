@@ -57,6 +57,8 @@ class Settings:
     so the run ends, is gated and shows in Airflow (NEWS_STREAM_MAX_RUN_SECONDS)."""
     stream_idle_seconds: float = 10.0
     """A stream drain ends when the stream has had nothing new for this long (NEWS_STREAM_IDLE_SECONDS)."""
+    stream_workers: int = 1
+    """Processes a stream drain extracts and tags in, side by side (NEWS_STREAM_WORKERS; default: the CPUs)."""
 
     def with_store(self, where: StoreLike | None) -> Settings:
         return self if where is None else replace(self, store=Store.at(where, os.environ.get("NEWS_LAKE_DATA")))
@@ -96,4 +98,5 @@ def load_settings() -> Settings:
         stream_max_seconds=float(os.environ.get("NEWS_STREAM_MAX_SECONDS", "60")),
         stream_max_run_seconds=float(os.environ.get("NEWS_STREAM_MAX_RUN_SECONDS", "300")),
         stream_idle_seconds=float(os.environ.get("NEWS_STREAM_IDLE_SECONDS", "10")),
+        stream_workers=int(os.environ.get("NEWS_STREAM_WORKERS") or os.cpu_count() or 1),
     )

@@ -286,13 +286,15 @@ def test_a_stream_lost_after_the_commit_acknowledges_nothing_and_a_new_one_is_re
     assert done.acknowledged.committed.offset == entries[-1] and pending(stream) == 0
 
 
-def test_a_drain_takes_micro_batches_until_the_stream_is_idle_and_every_entity_is_stored(stream_settings, stream):
+@pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "two-processes"])
+def test_a_drain_takes_micro_batches_until_the_stream_is_idle_and_every_entity_is_stored(stream_settings, stream,
+                                                                                         workers):
     """Three small loads in a row: with DuckLake's data inlining on, the third lost the entity `Finland` while
     keeping its mentions (see `pipeline.store.DATA_INLINING_ROW_LIMIT`)."""
     ids = publish(stream, mixed_messages())
 
     drained = drain_stream(source_of(stream, max_entries=12), stream_settings, "drain", max_run_seconds=120,
-                           idle_seconds=0)
+                           idle_seconds=0, workers=workers)
 
     assert [done.taken.consumed for done in drained.runs] == [12, 12, 6]
     assert drained.run_ids == ["drain.0001", "drain.0002", "drain.0003"]

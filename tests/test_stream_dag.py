@@ -323,8 +323,8 @@ def test_the_dag_is_woken_by_the_stream_asset_one_run_at_a_time(stream_dag):
     assert watcher.trigger.poll_interval == 1.0 and watcher.trigger.url is None
     assert (dag.catchup, dag.is_paused_upon_creation, dag.max_active_runs) == (False, True, 1)
     assert dag.dagrun_timeout is not None
-    assert set(dag.params) == {"max_entries", "max_seconds", "max_run_seconds", "idle_seconds", "batch_size",
-                               "fail_on_quality"}
+    assert set(dag.params) == {"max_entries", "max_seconds", "max_run_seconds", "idle_seconds", "workers",
+                               "batch_size", "fail_on_quality"}
     assert {task.task_id: task.pool for task in dag.tasks}.get("drain") != "duckdb_writer", (
         "a drain takes the store's writer slot per micro-batch, not the pool for minutes")
     upstream = {task.task_id: task.upstream_task_ids for task in dag.tasks}
@@ -366,7 +366,7 @@ def test_a_dag_run_drains_every_entry_once_in_micro_batches_and_a_run_with_nothi
     monkeypatch.setenv("NEWS_MAX_INPUT_BYTES", "4096")
     ids = publish(stream, mixed_messages())
 
-    first = stream_dag.test(run_conf={"batch_size": 8, "max_entries": 12, "idle_seconds": 0})
+    first = stream_dag.test(run_conf={"batch_size": 8, "max_entries": 12, "idle_seconds": 0, "workers": 2})
     assert first.state == "success", task_states(first)
     rows = stream_ledger(dag_db, stream)
     assert [key for key, *_ in rows] == sorted(stream_doc_key(stream, entry) for entry in ids), "0 lost, 0 doubled"

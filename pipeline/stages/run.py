@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pipeline import run_folder
 from pipeline.records import RunSummary
 from pipeline.settings import Settings
 from pipeline.sources.base import Source
@@ -20,6 +22,7 @@ from pipeline.stages.load import load
 from pipeline.stages.plan import Plan, plan_source
 from pipeline.stages.process import process_batch
 from pipeline.stages.stream import StreamRun, acknowledge, consume, plan_consumed, taken_by
+from pipeline.stages.workers import BatchWorkers
 
 IDLE_POLL_SECONDS = 0.5
 """How often a drain that found the stream empty looks again."""
@@ -41,19 +44,28 @@ def run_fetch(listings: list[WebListing], settings: Settings, run_id: str, polic
     return run_planned(plan_fetched(settings, run_id, ",".join(listing.url for listing in listings)), settings)
 
 
-def run_stream(source: StreamSource, settings: Settings, run_id: str) -> StreamRun:
+def run_stream(source: StreamSource, settings: Settings, run_id: str, pool: BatchWorkers | None = None) -> StreamRun:
     """One micro-batch, as the stream DAG runs it: consume, plan, process, load, acknowledge. A batch that took
-    nothing loads nothing (no run is recorded)."""
-    consume(settings, run_id, source)
-    plan = plan_consumed(settings, run_id, source.label)
-    summary = run_planned(plan, settings) if plan.n_inputs else None
+    nothing loads nothing (no run is recorded). With a `pool` of processing workers, what was taken is cut into
+    as many batches as it has workers (at most `settings.batch_size` each), processed side by side."""
+    folder = consume(settings, run_id, source)
+    planning = settings
+    if pool is not None and len(pool) > 1 and folder.consumed.exists():
+        taken = run_folder.read(folder.consumed).num_rows
+        planning = replace(settings, batch_size=max(1, min(settings.batch_size, math.ceil(taken / len(pool)))))
+    plan = plan_consumed(planning, run_id, source.label)
+    summary = run_planned(plan, settings, pool=pool) if plan.n_inputs else None
     if summary is None:
         plan.folder.remove()
     return StreamRun(summary, taken_by(plan, source), acknowledge(settings, source))
 
 
-def run_planned(plan: Plan, settings: Settings, today: dt.date | None = None) -> RunSummary:
-    processed = [process_batch(batch, settings, today) for batch in plan.batches]
+def run_planned(plan: Plan, settings: Settings, today: dt.date | None = None,
+                pool: BatchWorkers | None = None) -> RunSummary:
+    if pool is None:
+        processed = [process_batch(batch, settings, today) for batch in plan.batches]
+    else:
+        processed = pool.process(list(plan.batches), settings, today)
     summary = load(plan, processed, settings)
     plan.folder.remove()
     return summary
@@ -86,18 +98,30 @@ class StreamDrain:
 
 
 def drain_stream(source: StreamSource, settings: Settings, run_prefix: str, max_run_seconds: float,
-                 idle_seconds: float, on_batch: Callable[[StreamRun], None] | None = None) -> StreamDrain:
+                 idle_seconds: float, on_batch: Callable[[StreamRun], None] | None = None,
+                 workers: int = 1) -> StreamDrain:
     """Micro-batches one after another in this process (`run_stream`, run ids `<run_prefix>.0001`, ...) while
     entries keep coming: the NLP model stays loaded and a published entry waits for one micro-batch, not for a new
     Airflow run. Stops when the stream has had nothing new for `idle_seconds`, or when a micro-batch ends after
     `max_run_seconds`. Each micro-batch commits and acknowledges on its own, so a drain killed at any point loses
-    and doubles nothing: the entries of the micro-batch it was in are taken again by the next."""
+    and doubles nothing: the entries of the micro-batch it was in are taken again by the next.
+
+    With `workers` > 1, extraction and NER run in that many processes started once for the drain
+    (`BatchWorkers`, each loading the model once), each micro-batch cut into that many batches."""
+    if workers <= 1:
+        return _drain(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch, None)
+    with BatchWorkers(workers, settings.spacy_model) as pool:
+        return _drain(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch, pool)
+
+
+def _drain(source: StreamSource, settings: Settings, run_prefix: str, max_run_seconds: float, idle_seconds: float,
+           on_batch: Callable[[StreamRun], None] | None, pool: BatchWorkers | None) -> StreamDrain:
     started = time.monotonic()
     drained = StreamDrain()
     idle_since: float | None = None
     number = 0
     while time.monotonic() - started < max_run_seconds:
-        done = run_stream(source, settings, f"{run_prefix}.{number + 1:04d}")
+        done = run_stream(source, settings, f"{run_prefix}.{number + 1:04d}", pool)
         drained.last = done
         if done.taken.consumed:
             number += 1
