@@ -3,7 +3,8 @@
 The DAG is scheduled on the Asset `news_stream`, whose `AssetWatcher` runs `RedisStreamTrigger` (plugins folder) in
 the triggerer: it polls the consumer group every second and fires when entries wait that no run has been woken
 for (DESIGN.md, "Streams", for the firing rule), so a run starts about a second after a producer publishes.
-`max_active_runs=1`: events that come while a run is active wait, and start one run after it.
+Two runs may be active, but one drain at a time (`max_active_tis_per_dag=1`): the next run's drain starts while
+the previous run is still being gated, so a run's end costs the stream seconds, not the gate's time.
 
 `drain` runs micro-batches one after another in its worker (`pipeline.stages.run.drain_stream`), extraction and
 NER in `workers` processes started once (the model loaded once in each): each micro-batch consumes at
@@ -55,7 +56,7 @@ LAG_ASSET = Asset(name="news_stream_lag", uri="x-news://stream/lag")
     catchup=False,
     is_paused_upon_creation=True,
     dagrun_timeout=RUN_TIMEOUT,
-    max_active_runs=1,
+    max_active_runs=2,
     tags=["news", "stream"],
     params={
         "max_entries": Param(SETTINGS.stream_max_entries, type="integer", minimum=1,
@@ -78,7 +79,7 @@ LAG_ASSET = Asset(name="news_stream_lag", uri="x-news://stream/lag")
     doc_md=__doc__,
 )
 def news_stream():
-    @task.short_circuit(execution_timeout=timedelta(hours=1))
+    @task.short_circuit(execution_timeout=timedelta(hours=1), max_active_tis_per_dag=1)
     def drain(params=None, run_id=None, ti=None) -> dict:
         """Micro-batches until the stream is idle or the run's time is up; returns the run's lag with the run ids
         of its micro-batches (empty, which skips the rest, when it loaded nothing)."""

@@ -47,12 +47,13 @@ class Settings:
     """The stream `news publish` appends to and `news consume` reads (NEWS_STREAM)."""
     stream_group: str = "news-pipeline"
     """The consumer group whose offset the store keeps (NEWS_STREAM_GROUP)."""
-    stream_max_entries: int = 1000
-    """A stream micro-batch takes at most this many entries (NEWS_STREAM_MAX_ENTRIES)."""
+    stream_max_entries: int = 200
+    """A stream micro-batch takes at most this many entries (NEWS_STREAM_MAX_ENTRIES): a backlog is worked off in
+    commits a few seconds apart, not in one long batch that every entry in it waits for."""
     stream_max_seconds: float = 60.0
     """A stream micro-batch stops taking entries after this many seconds of reading and fetching
     (NEWS_STREAM_MAX_SECONDS)."""
-    stream_max_run_seconds: float = 300.0
+    stream_max_run_seconds: float = 600.0
     """A stream drain (one `news_stream` run, `news consume --follow`) starts no micro-batch after this many seconds,
     so the run ends, is gated and shows in Airflow (NEWS_STREAM_MAX_RUN_SECONDS)."""
     stream_idle_seconds: float = 10.0
@@ -94,9 +95,9 @@ def load_settings() -> Settings:
         stream_url=os.environ.get("NEWS_STREAM_URL") or "redis://127.0.0.1:6379/0",
         stream_name=os.environ.get("NEWS_STREAM") or "news:articles",
         stream_group=os.environ.get("NEWS_STREAM_GROUP") or "news-pipeline",
-        stream_max_entries=int(os.environ.get("NEWS_STREAM_MAX_ENTRIES", "1000")),
+        stream_max_entries=int(os.environ.get("NEWS_STREAM_MAX_ENTRIES", "200")),
         stream_max_seconds=float(os.environ.get("NEWS_STREAM_MAX_SECONDS", "60")),
-        stream_max_run_seconds=float(os.environ.get("NEWS_STREAM_MAX_RUN_SECONDS", "300")),
+        stream_max_run_seconds=float(os.environ.get("NEWS_STREAM_MAX_RUN_SECONDS", "600")),
         stream_idle_seconds=float(os.environ.get("NEWS_STREAM_IDLE_SECONDS", "10")),
         stream_workers=int(os.environ.get("NEWS_STREAM_WORKERS") or os.cpu_count() or 1),
     )

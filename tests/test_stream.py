@@ -335,7 +335,7 @@ def test_the_ingest_kind_reads_a_batch_and_the_next_consume_acknowledges_it(stre
     assert (done.summary, done.taken.acknowledged_stored) == (None, 3)
     assert pending(stream) == 0
     assert len(ledger(stream_settings, stream)) == 3
-    with pytest.raises(ValueError, match="at most one Redis URL"):
+    with pytest.raises(ValueError, match="at most one stream URL"):
         source_for("stream", ["a", "b"])
 
 

@@ -310,7 +310,7 @@ def stream_dag():
     return bag.dags["news_stream"]
 
 
-def test_the_dag_is_woken_by_the_stream_asset_one_run_at_a_time(stream_dag):
+def test_the_dag_is_woken_by_the_stream_asset_one_drain_at_a_time(stream_dag):
     from airflow.sdk.definitions.timetables.assets import AssetTriggeredTimetable
 
     dag = stream_dag
@@ -321,7 +321,8 @@ def test_the_dag_is_woken_by_the_stream_asset_one_run_at_a_time(stream_dag):
     assert asset.name == "news_stream"
     assert watcher.trigger.serialize()[0] == RedisStreamTrigger(stream="s", group="g").serialize()[0]
     assert watcher.trigger.poll_interval == 1.0 and watcher.trigger.url is None
-    assert (dag.catchup, dag.is_paused_upon_creation, dag.max_active_runs) == (False, True, 1)
+    assert (dag.catchup, dag.is_paused_upon_creation, dag.max_active_runs) == (False, True, 2)
+    assert dag.get_task("drain").max_active_tis_per_dag == 1, "one drain at a time: one reader of the group"
     assert dag.dagrun_timeout is not None
     assert set(dag.params) == {"max_entries", "max_seconds", "max_run_seconds", "idle_seconds", "workers",
                                "batch_size", "fail_on_quality"}
