@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from pipeline.textnorm import escape_controls
+
 
 @dataclass(frozen=True)
 class RawDoc:
@@ -30,6 +32,13 @@ class RawDoc:
     url: str | None = None
     problem: str | None = None
     transient: bool = False
+
+    def __post_init__(self) -> None:
+        """Keys and URLs carry no control characters (`escape_controls`), whichever source made them."""
+        for name in ("doc_key", "source_uri", "url"):
+            value = getattr(self, name)
+            if value is not None and value != (escaped := escape_controls(value)):
+                object.__setattr__(self, name, escaped)
 
 
 class LedgerState(StrEnum):

@@ -34,6 +34,16 @@ def fold(text: str | None) -> str:
     return " ".join(text.casefold().split())
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters percent-encoded (`\x00` → `%00`), as a URL writes them. Keys and URLs are compared in
+    SQL, and DuckLake's file pruning writes the values it prunes by into SQL of its own: a NUL cut that SQL short
+    ("unterminated quoted string") and failed the whole load (a WARC record whose target URI had one)."""
+    return _CONTROL.sub(lambda match: f"%{ord(match.group()):02X}", text) if _CONTROL.search(text) else text
+
+
 def without_surrogates(text: str) -> str:
     """Lone surrogates (JSON may carry `"\\ud800"`) replaced by U+FFFD: they cannot be written as UTF-8."""
     return _LONE_SURROGATE.sub("\ufffd", text)

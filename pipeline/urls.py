@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import courlan
 
+from pipeline.textnorm import escape_controls
+
 _AMP_VIEWER = re.compile(
     r"^https?://(?:[\w-]+\.cdn\.ampproject\.org/[a-z]/|(?:www\.)?google\.[a-z.]+/amp/)(?P<secure>s/)?(?P<rest>.+)$",
     re.IGNORECASE,
@@ -41,7 +43,7 @@ def canonical_url(url: str | None) -> str | None:
     parts = urlsplit(page)
     netloc = _desktop_host(parts.netloc, registered_domain)
     desktop = urlunsplit((parts.scheme, netloc, _desktop_path(parts.path), parts.query, ""))
-    return courlan.normalize_url(desktop, strict=True, trailing_slash=False)
+    return escape_controls(courlan.normalize_url(desktop, strict=True, trailing_slash=False))
 
 
 def _unwrap_amp_viewer(url: str) -> str:

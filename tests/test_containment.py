@@ -89,6 +89,8 @@ def hostile_inbox(tmp_path_factory) -> Path:
                     "text": distinct_text(0)}),
         "[" * 100_000 + "]" * 100_000,
         "{not json",
+        json.dumps({"url": "https://news.example/nul\u0000byte", "title": "Talks in Moscow",
+                    "text": long_prose(8, start=700)}),
     ]) + "\n")
     os.mkdir(hostile.as_posix().encode() + b"/latin1-\xe9t\xe9")  # noqa: PTH102 - Path takes no bytes name
     (Path(os.fsdecode(hostile.as_posix().encode() + b"/latin1-\xe9t\xe9")) / "article.txt").write_text(
@@ -102,6 +104,7 @@ def hostile_inbox(tmp_path_factory) -> Path:
     (hostile / "archives").mkdir()
     (hostile / "archives" / "no-target-uri.warc.gz").write_bytes(warc([(None, PAGE.encode())]))
     (hostile / "archives" / "bad-ipv6.warc.gz").write_bytes(warc([("http://[::1/news/1", PAGE.encode())]))
+    (hostile / "archives" / "nul-uri.warc.gz").write_bytes(warc([("http://[::1/nul\x00byte", PAGE.encode())]))
     (hostile / "archives" / "empty.warc").write_bytes(b"")
     (hostile / "archives" / "empty.warc.gz").write_bytes(gzip.compress(b""))
     flipped = bytearray(warc([("https://news.example/flip", PAGE.encode())]))
@@ -176,6 +179,7 @@ def test_every_hostile_class_has_the_fate_it_deserves(hostile_run):
         assert state[f"hostile/fields.jsonl#L{line}"] == "loaded", (line, reason[f"hostile/fields.jsonl#L{line}"])
     assert state["hostile/fields.jsonl#L6"] == "rejected" and "JSON" in reason["hostile/fields.jsonl#L6"]
     assert state["hostile/fields.jsonl#L7"] == "rejected"
+    assert state["hostile/fields.jsonl#L8"] == "loaded", reason["hostile/fields.jsonl#L8"]
     assert state["hostile/latin1-\\xe9t\\xe9/article.txt"] == "loaded"
     assert reason["hostile/archives/no-target-uri.warc.gz#after-record-0"].startswith("corrupt archive")
     assert state["hostile/archives/bad-ipv6.warc.gz#record-1"] in ("loaded", "rejected")
@@ -219,6 +223,16 @@ def test_bad_values_are_null_with_a_warning_never_invented(hostile_run):
     assert rows["https://news.example/byline-number"]["warnings"]
     assert rows["https://news.example/year-one"]["published_at"] is None
     assert "\ud800" not in rows["https://news.example/surrogate"]["title"]
+
+
+def test_a_control_character_in_a_url_is_escaped_in_its_keys(hostile_run):
+    """A NUL in a key cut DuckLake's own pruning SQL short and failed the load (seen with a bit-flipped WARC)."""
+    db, _ = hostile_run
+    rows = query(db, "SELECT doc_key, state FROM ingest_log WHERE contains(doc_key, 'nul%00byte')")[1]
+    assert sorted(key.split("#")[0] for key, _ in rows) == ["url:http://[::1/nul%00byte",
+                                                             "url:https://news.example/nul%00byte"]
+    assert query(db, "SELECT count(*) FROM ingest_log WHERE contains(doc_key, chr(0)) "
+                     "OR contains(source_uri, chr(0))")[1] == [(0,)]
 
 
 def test_replaying_the_hostile_inbox_adds_nothing(hostile_run, hostile_inbox):
