@@ -27,9 +27,8 @@ import os
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
 from news_stream_trigger import RedisStreamTrigger
-from news_tasks import RUN_TIMEOUT, engine_settings, lag_line, run_params
+from news_tasks import RUN_TIMEOUT, engine_settings, gate, lag_line, run_params
 
 from pipeline.settings import load_settings
 
@@ -105,14 +104,7 @@ def news_stream():
     def validate(lag: dict, params=None, run_id=None) -> dict:
         """The quality gate over every micro-batch of the run, at once (outside the writer pool: nothing here
         deduplicates)."""
-        from pipeline.quality import validate_runs
-
-        settings = engine_settings()
-        report = validate_runs(settings.store, lag["runs"], settings.gx_dir, name=run_id)
-        if params["fail_on_quality"] and not report.ok:
-            names = ", ".join(f"{o.suite}.{o.expectation}" for o in report.critical_failures)
-            raise AirflowFailException(f"critical quality expectations failed: {names}")
-        return {"passed": report.passed, "failed": report.failed, "docs": str(report.docs_index)}
+        return gate(lag["runs"], run_id, params["fail_on_quality"])
 
     @task
     def report(lag: dict, quality: dict) -> None:

@@ -75,27 +75,31 @@ def load(processed: list[str], run_id=None) -> dict:
 def validate(summary: dict, params=None) -> dict:
     """The quality gate: reads the committed run and writes its results beside any running load (outside the
     writer pool: nothing here deduplicates)."""
-    from pipeline.quality import validate_run
+    return gate([summary["run_id"]], summary["run_id"], params["fail_on_quality"])
+
+
+def gate(run_ids: list[str], name: str, fail_on_quality: bool) -> dict:
+    """Validate the runs at once (`validate_runs`, the report named `name`); with `fail_on_quality`, fail the task
+    when a critical expectation failed."""
+    from pipeline.quality import validate_runs
 
     settings = engine_settings()
-    report = validate_run(settings.store, summary["run_id"], settings.gx_dir)
-    if params["fail_on_quality"] and not report.ok:
+    report = validate_runs(settings.store, run_ids, settings.gx_dir, name=name)
+    if fail_on_quality and not report.ok:
         names = ", ".join(f"{o.suite}.{o.expectation}" for o in report.critical_failures)
         raise AirflowFailException(f"critical quality expectations failed: {names}")
     return {"passed": report.passed, "failed": report.failed, "docs": str(report.docs_index)}
 
 
 @task
-def report(summary: dict, quality: dict, lag: dict | None = None) -> str:
-    """Prints the run summary (and a stream run's lag, `lag`) to the task log and drops the run's staging files,
-    now loaded; a reader, so outside the writer pool."""
+def report(summary: dict, quality: dict) -> str:
+    """Prints the run summary to the task log and drops the run's staging files, now loaded; a reader, so outside
+    the writer pool."""
     from pipeline.report import format_summary
     from pipeline.run_folder import RunFolder
 
     settings = engine_settings()
     print(format_summary(settings.store, summary["run_id"]))
-    if lag:
-        print(lag_line(lag))
     RunFolder.of(settings.staging_dir, summary["run_id"]).remove()
     return str(settings.store)
 

@@ -27,7 +27,7 @@ from pipeline.stages.run import run_stream
 from pipeline.stages.stream import consume, plan_consumed
 from pipeline.store import query
 from tests.test_crash_safety import assert_store_consistent, fingerprint
-from tests.test_stream import GROUP, MAX_BYTES, articles, corpus, ledger
+from tests.test_stream import GROUP, MAX_BYTES, articles, consume_until_empty, corpus, ledger
 
 confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka is not installed")
 
@@ -101,16 +101,6 @@ def group_positions(broker: str, topic: str) -> dict[int, int]:
 
 def source_of(broker: str, topic: str, max_entries: int = 1000) -> StreamSource:
     return StreamSource(broker, topic, GROUP, max_entries=max_entries)
-
-
-def consume_until_empty(settings, source: StreamSource, prefix: str) -> list:
-    runs = []
-    for number in range(50):
-        done = run_stream(source, settings, f"{prefix}-{number}")
-        if done.taken.consumed == 0:
-            return runs
-        runs.append(done)
-    raise AssertionError("the topic never ran dry")
 
 
 def test_a_kafka_url_opens_a_kafka_log():

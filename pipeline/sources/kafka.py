@@ -24,9 +24,9 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Self
 
-from pipeline.sources.stream import Backlog, Entry, StreamUnavailable
+from pipeline.sources.stream import DOC_FIELD, Backlog, Entry, StreamUnavailable
 
-DOC_KEY = b"doc"
+DOC_KEY = DOC_FIELD.encode()
 """The entry field a message's value is given under, as for a Redis entry."""
 POLL_SECONDS = 1.0
 """How long `fresh` waits for messages before deciding there are none now."""
@@ -56,7 +56,7 @@ class KafkaStreamLog:
     """One Kafka topic read by one consumer group (confluent-kafka), as a `StreamLog`."""
 
     def __init__(self, url: str, stream: str, group: str):
-        from confluent_kafka import Consumer, Producer
+        from confluent_kafka import Consumer
 
         self.url, self.stream, self.group = url, stream, group
         servers = url.removeprefix("kafka://").rstrip("/")
@@ -65,7 +65,6 @@ class KafkaStreamLog:
         self._common = common
         self._consumer: Any = Consumer({**common, "group.id": group, "enable.auto.commit": False,
                                         "auto.offset.reset": "earliest", "enable.partition.eof": False})
-        self._producer_class = Producer
         self._partitions: list[int] = []
         self._position: dict[int, int] = {}
         """Next offset to read in each partition."""
@@ -221,9 +220,9 @@ class KafkaStreamLog:
 
     def publish(self, docs: Iterable[bytes]) -> list[str]:
         """Produce each doc as one message (partitioned by the client), waiting for every delivery."""
-        from confluent_kafka import KafkaException
+        from confluent_kafka import KafkaException, Producer
 
-        producer = self._producer_class({**self._common, "enable.idempotence": True})
+        producer = Producer({**self._common, "enable.idempotence": True})
         delivered: list[tuple[int, str]] = []
         failures: list[object] = []
 

@@ -96,7 +96,7 @@ def evaluate_entities(gold: Path = DEFAULT_GOLD, speed_words: int = SPEED_WORDS)
     gold_data = load_gold(gold)
     with seeds_database() as db_path:
         checks = score(db_path, gold_data)
-        persons = _persons_by_file(db_path)
+        persons = persons_by_file(db_path)
         _, docs = query(db_path, "SELECT title, body FROM articles ORDER BY source_uri")
     by_kind: dict[str, list[Check]] = defaultdict(list)
     for check in checks:
@@ -106,7 +106,7 @@ def evaluate_entities(gold: Path = DEFAULT_GOLD, speed_words: int = SPEED_WORDS)
     return EntityReport(Path(gold), articles, tuple(by_kind["one_person"]), tuple(by_kind["person_articles"]), speed)
 
 
-def _persons_by_file(db_path: StoreLike) -> dict[str, list[tuple[str, ...]]]:
+def persons_by_file(db_path: StoreLike) -> dict[str, list[tuple[str, ...]]]:
     """Each seed file's PERSON entities, as the names (display name and aliases) each goes by."""
     _, rows = query(db_path, "SELECT DISTINCT a.source_uri, e.entity_id, e.name, e.aliases FROM entity_mentions m "
                              "JOIN entities e USING (entity_id) JOIN articles a USING (article_id) "

@@ -26,6 +26,7 @@ from pipeline.settings import load_settings
 from pipeline.stages.run import run_pipeline
 from pipeline.store import query
 from pipeline.textnorm import fold
+from tools.evaluate.entities import persons_by_file
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,9 @@ def pipeline_predictions(texts: Path) -> tuple[dict[str, list[set[str]]], dict[s
     with tempfile.TemporaryDirectory(prefix="news-eval-ner-") as tmp:
         settings = load_settings().under(Path(tmp))
         run_pipeline([str(texts)], settings, "eval_ner")
-        _, rows = query(settings.store,
-                        "SELECT DISTINCT a.source_uri, e.entity_id, e.name, e.aliases FROM entity_mentions m "
-                        "JOIN entities e USING (entity_id) JOIN articles a USING (article_id) "
-                        "WHERE e.label = 'PERSON'")
+        persons = persons_by_file(settings.store)
         _, ledger = query(settings.store, "SELECT source_uri, state, coalesce(reason, '') FROM ingest_log")
-    predictions: dict[str, list[set[str]]] = {}
-    for uri, _, name, aliases in rows:
-        predictions.setdefault(Path(uri).name, []).append({fold(n) for n in (name, *(aliases or ()))})
+    predictions = {file: [{fold(name) for name in names} for names in entities] for file, entities in persons.items()}
     not_loaded = {Path(uri).name: f"{state}: {reason}" for uri, state, reason in ledger if state != "loaded"}
     loaded = sum(1 for _, state, _ in ledger if state == "loaded")
     return predictions, not_loaded, loaded
