@@ -104,6 +104,9 @@ class Extraction:
     """
 
     body: str
+    body_rule: str | None = None
+    """Which rule chose the body: "prose" (the densest run of paragraphs), "whole text" (every line of a plain
+    text, for short-form news), "navigation only" (no body: a page of menus), "html" or "record" (a JSON text)."""
     title: str | None = None
     site: str | None = None
     byline: str | None = None

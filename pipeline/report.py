@@ -35,13 +35,19 @@ def format_summary(db_path: StoreLike, run_id: str) -> str:
     passed, failed_checks = checks[0]
     _, totals = query(db_path, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM entities), "
                                "(SELECT count(*) FROM entity_mentions)")
+    _, statuses = query(db_path, "SELECT entity_status, count(*) FROM articles WHERE run_id = ? "
+                                 "AND entity_status IS NOT NULL GROUP BY ALL ORDER BY 2 DESC, 1", [run_id])
     lines = [
         f"run {run_id}  ({db_path})",
         f"  inputs {n_inputs}: loaded {loaded}, duplicate {duplicate}, rejected {rejected}, failed {failed}",
+        "  entities by: " + (", ".join(f"{status} {count}" for status, count in statuses) or "no article loaded"),
         f"  quality checks: {passed} passed, {failed_checks} failed",
         "  database: {} articles, {} entities, {} mentions".format(*totals[0]),
         "",
-        "top entities:",
+        "this run's top entities (sql/queries/run_top_entities.sql):",
+        format_table(*query(db_path, named_query("run_top_entities"), variables={"run_id": run_id})),
+        "",
+        "top entities of the store:",
         format_table(*query(db_path, named_query("top_entities"))),
         "",
         f"example query (sql/queries/{EXAMPLE_QUERY}.sql):",

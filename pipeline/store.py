@@ -15,7 +15,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,12 +317,16 @@ def named_queries() -> list[str]:
     return sorted(path.stem for path in QUERIES_DIR.glob("*.sql"))
 
 
-def query(where: StoreLike, sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
-    """Run the pipeline's own SQL read-only and return column names and rows.
+def query(where: StoreLike, sql: str, params: list | None = None,
+          variables: Mapping[str, object] | None = None) -> tuple[list[str], list[tuple]]:
+    """Run the pipeline's own SQL read-only and return column names and rows; ``variables`` are set first
+    (``getvariable(name)`` in the SQL).
 
     It trusts its SQL: text from a person (the CLI, a UI, a report parameter) goes through `read_only_query`.
     """
     with connect(where, read_only=True) as con:
+        for name, value in (variables or {}).items():
+            con.execute(f"SET VARIABLE {name} = ?", [value])
         cursor = con.execute(sql, params or [])
         columns = [d[0] for d in cursor.description] if cursor.description else []
         return columns, cursor.fetchall()

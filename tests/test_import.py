@@ -60,7 +60,8 @@ def build_legacy_store(folder: Path, upto: int = 11, layout: tuple[int, int] = (
          'Acme closed the bridge in Bergen.', 33, 'hash-2', NULL, TIMESTAMP '2025-03-01 10:02', 'run-1')""")
     con.execute("""INSERT INTO entities (entity_id, name, label, name_key, aliases) VALUES
         ('ent-oslo', 'Oslo', 'GPE', 'oslo', ['Christiania']), ('ent-acme', 'Acme', 'ORG', 'acme', [])""")
-    con.execute("""INSERT INTO entity_mentions VALUES ('art-1', 'ent-oslo', 'Oslo', 'GPE', 20, 24),
+    con.execute("""INSERT INTO entity_mentions (article_id, entity_id, surface, label, start_char, end_char) VALUES
+        ('art-1', 'ent-oslo', 'Oslo', 'GPE', 20, 24),
         ('art-2', 'ent-acme', 'Acme', 'ORG', 0, 4), ('art-2', 'ent-oslo', 'Bergen', 'GPE', 26, 32)""")
     con.execute("INSERT INTO duplicates VALUES ('key-3', 'art-1', 'content_hash', NULL, 'run-1')")
     con.execute("""INSERT INTO ingest_log VALUES

@@ -51,22 +51,29 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, row: dict) -> None:
     con.execute(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", list(row.values()))
 
 
-def _load_run(db_path: Path, articles: list[dict], run_counts: dict | None = None) -> None:
-    """Load articles with one mention each, their ledger rows, and a run summary that balances
-    unless `run_counts` overrides it; the aggregates are computed from the rows, as the loader keeps them."""
+def _load_run(db_path: Path, articles: list[dict], run_counts: dict | None = None, person: str = "Ada Lovelace",
+              linked_by: str | None = "ner") -> None:
+    """Load articles with one mention each (of `person`, found as `linked_by` or the article's `mention_linked_by`
+    says), their ledger rows, and a run
+    summary that balances unless `run_counts` overrides it; the aggregates are computed from the rows, as the loader
+    keeps them."""
     with connect(db_path) as con:
-        for article in articles:
+        _insert(con, "entities", {"entity_id": "person:1", "name": person, "label": "PERSON",
+                                  "name_key": person.lower()})
+        for given in articles:
+            article = {name: value for name, value in given.items() if name != "mention_linked_by"}
             _insert(con, "articles", article)
             _insert(
                 con,
                 "entity_mentions",
                 {
                     "article_id": article["article_id"],
-                    "entity_id": "person:ada-lovelace",
-                    "surface": "Ada Lovelace",
+                    "entity_id": "person:1",
+                    "surface": person,
                     "label": "PERSON",
                     "start_char": 0,
-                    "end_char": 12,
+                    "end_char": len(person),
+                    "linked_by": given.get("mention_linked_by", linked_by),
                 },
             )
             _insert(con, "ingest_log", _log_row(article))
@@ -92,7 +99,8 @@ def test_clean_run_passes_and_is_recorded(fresh_db, gx_dir):
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
     _load_run(
         fresh_db,
-        [_article("a1"), _article("a2", language=None, published_at=None), _article("a3", published_at=tomorrow)],
+        [_article("a1"), _article("a2", language=None, published_at=None, mention_linked_by="name"),
+         _article("a3", published_at=tomorrow)],
     )
 
     report = validate_run(fresh_db, RUN_ID, gx_dir)
@@ -100,7 +108,7 @@ def test_clean_run_passes_and_is_recorded(fresh_db, gx_dir):
     assert report.ok, report.critical_failures
     assert report.failed == 0
     assert {o.suite for o in report.outcomes} == {"articles", "entity_mentions", "ledger", "ledger_balance",
-                                                  "aggregates"}
+                                                  "aggregates", "top_entities"}
     assert len(_quality_rows(fresh_db)) == len(report.outcomes) == report.passed
     assert report.docs_index is not None and report.docs_index.name == "index.html"
     assert report.docs_index.is_file() and report.docs_index.is_relative_to(gx_dir)
@@ -115,7 +123,7 @@ def test_clean_run_passes_and_is_recorded(fresh_db, gx_dir):
             "expect_column_values_to_be_between(published_at)",
         ),
         ({"body": "", "body_chars": 0}, "articles", "expect_column_values_to_be_between(body_chars)"),
-        ({"language": "xx"}, "articles", "expect_column_values_to_be_in_set(language)"),
+        ({"language": "xx", "mention_linked_by": "name"}, "articles", "expect_column_values_to_be_in_set(language)"),
     ],
     ids=["future-date", "empty-body", "unknown-language"],
 )
@@ -353,3 +361,30 @@ def test_clean_text_in_many_languages_has_no_mojibake(fresh_db, gx_dir):
     report = validate_run(fresh_db, RUN_ID, gx_dir)
 
     assert report.ok and report.failed == 0, [o for o in report.outcomes if not o.success]
+
+
+def test_a_person_the_model_found_on_a_page_in_a_language_without_a_model_fails(fresh_db, gx_dir):
+    """English NER on a German page: its people (``Der``, ``Aber``) fail the gate; the same name linked by name
+    from known entities passes."""
+    _load_run(fresh_db, [_article("a1"), _article("de1", language="de")])
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+    failed = [o for o in report.critical_failures if "person_without_model" in o.expectation]
+    assert failed and "de1" in failed[0].observed
+
+
+def test_a_known_name_linked_in_a_page_without_a_model_passes(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("de1", language="de")], linked_by="name")
+    assert validate_run(fresh_db, RUN_ID, gx_dir).ok
+
+
+def test_mentions_loaded_before_linked_by_existed_are_not_judged(fresh_db, gx_dir):
+    _load_run(fresh_db, [_article("de1", language="de")], linked_by=None)
+    assert validate_run(fresh_db, RUN_ID, gx_dir).ok
+
+
+@pytest.mark.parametrize("name", ["Der", "Aber", "2019"])
+def test_a_top_entity_that_is_a_function_word_or_a_number_warns(fresh_db, gx_dir, name):
+    _load_run(fresh_db, [_article("a1")], person=name)
+    report = validate_run(fresh_db, RUN_ID, gx_dir)
+    warned = [o for o in report.outcomes if o.suite == "top_entities" and not o.success]
+    assert report.ok and warned and name in warned[0].observed

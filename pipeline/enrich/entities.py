@@ -13,14 +13,15 @@ import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from pipeline.enrich.linking import Linker, display_name, majority_label
-from pipeline.enrich.names import INNER_POSSESSIVE, canonical_key, curate, is_junk, normalise_name, trim_span
+from pipeline.enrich.list_names import after_demonym, is_place_name, list_person_spans
+from pipeline.enrich.names import INNER_POSSESSIVE, canonical_key, curate, is_junk, normalise_name, trim_name
 from pipeline.records import ENTITY_LABELS, Mention
 
 KEPT_LABELS = frozenset(ENTITY_LABELS)
@@ -125,14 +126,16 @@ class _Span:
 
     start: int
     end: int
-    label: str
     name: str
+    label: str
 
 
 def _article_mentions(body: Doc, title: Doc) -> tuple[Mention, ...]:
     text = body.text
-    body_spans = _candidates(body, text)
-    resolved = _resolve_article(body_spans + _candidates(title, title.text))
+    body_spans = _with_list_people(_candidates(body, text), text)
+    title_spans = _candidates(title, title.text)
+    body_spans, title_spans = _places_as_places(body_spans, title_spans)
+    resolved = _resolve_article(body_spans + title_spans)
     return tuple(
         Mention(
             surface=text[s.start : s.end],
@@ -162,12 +165,41 @@ def _candidates(doc: Doc, text: str) -> list[_Span]:
         for start, end in _split_lines(text, ent.start_char, _extend_cut_name(ent, text, lone_persons)):
             if ent.label_ == "PERSON" and (inner := INNER_POSSESSIVE.search(text, start, end)):
                 end = inner.start()
-            start, end = trim_span(text, start, end)
+            if ent.label_ == "PERSON":
+                start = after_demonym(text, start, end)
+            start, end = trim_name(text, start, end, ent.label_)
             name = normalise_name(text[start:end])
             if not is_junk(name):
                 name, label = curate(name, ent.label_)
-                spans.append(_Span(start, end, label, name))
+                spans.append(_Span(start, end, name, label))
     return spans
+
+
+def _with_list_people(spans: list[_Span], text: str) -> list[_Span]:
+    """The model's spans, with the people of results-table lines (`list_person_spans`) taking the place of any
+    span they overlap: there the patterns know better than a model trained on sentences."""
+    found = []
+    for start, end in list_person_spans(text):
+        start, end = trim_name(text, start, end, "PERSON")
+        name = normalise_name(text[start:end])
+        if not is_junk(name):
+            found.append(_Span(start, end, *curate(name, "PERSON")))
+    if not found:
+        return spans
+    kept = [s for s in spans if not any(s.start < f.end and f.start < s.end for f in found)]
+    return sorted(kept + found, key=lambda s: s.start)
+
+
+def _places_as_places(*groups: list[_Span]) -> tuple[list[_Span], ...]:
+    """A PERSON span naming a place (``Surrey`` in ``Surrey 429-7``) relabelled GPE, unless a full person name in
+    the article ends with it (``Washington`` beside ``Malivai Washington``)."""
+    tails = {canonical_key(s.name).split()[-1] for group in groups for s in group
+             if s.label == "PERSON" and " " in s.name.strip()}
+    return tuple(
+        [replace(s, label="GPE") if s.label == "PERSON" and canonical_key(s.name) not in tails
+         and is_place_name(s.name) else s for s in group]
+        for group in groups
+    )
 
 
 def _extend_cut_name(ent: Span, text: str, lone_persons: set[str]) -> int:

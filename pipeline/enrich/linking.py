@@ -10,17 +10,21 @@ one article.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from pipeline.enrich.names import canonical_key, curate, normalise_name
 from pipeline.records import Mention
 
 _MIN_TYPO_WORD = 5
+DOMINANCE = 4
+"""A surname shared by several full names joins the one seen in at least this many times the articles of the next
+(``Trump``: Donald Trump in 112 articles, Melania Trump in 3); closer than that, it stays apart."""
 
 
 def resolve_corpus(
-    mentions_by_article: Iterable[Iterable[Mention]], known: dict[str, tuple[str, str]]
+    mentions_by_article: Iterable[Iterable[Mention]], known: dict[str, tuple[str, str]],
+    known_articles: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[str, str, str]]:
     """Assign every canonical name seen in a batch of articles to one corpus entity.
 
@@ -28,6 +32,7 @@ def resolve_corpus(
         mentions_by_article: the mentions of each article, e.g. the output of `tag_entities` (or a dict's
             ``.values()``); ``canonical`` and ``label`` are read, ``surface`` only to count spellings.
         known: entities already in the database, ``canonical_key(name) -> (name, label)``.
+        known_articles: how many stored articles mention each known entity (by key), for rule 3's dominance.
 
     Returns:
         ``{canonical: (entity_key, display_name, label)}`` for every ``Mention.canonical`` seen. Names with the
@@ -40,8 +45,9 @@ def resolve_corpus(
         2. full PERSON names (two words or more) that differ by one typo in one word of five letters or more
            (``Sergei``/``Sergey``, ``Guiado``/``Guaido``) are one person, unless both are known entities;
         3. a PERSON name that is the tail of exactly one full PERSON entity (``Maduro`` -> ``Nicolas Maduro``)
-           joins it; if two entities share that tail (``Anna Smith``, ``John Smith``), ``Smith`` stays apart,
-           and a name that is itself a known entity stays that entity.
+           joins it; if several share that tail, it joins the one in `DOMINANCE` times the articles of any other
+           (stored and new articles counted), else it stays apart (``Anna Smith``, ``John Smith``: ``Smith``).
+           A name that is itself a known entity stays that entity.
     A new entity is displayed by a full name if it has one, then the form in most articles, then the form
     most often written out in full (a bare ``Lavrov`` says nothing about ``Sergei``/``Sergey``), then the form
     without accents. Its label is the majority over articles, PERSON winning ties when it was seen as a full
@@ -61,7 +67,10 @@ def resolve_corpus(
         votes[key][label] += 1
     labels = {key: majority_label(counts, person_wins_ties=" " in key) for key, counts in votes.items()}
     persons = {key for key, label in labels.items() if label == "PERSON"}
-    linker = Linker(votes, full={k for k in persons if " " in k}, attachable=persons, pinned=set(known))
+    weights = Counter({canonical_key(name): count for name, count in articles.items()})
+    weights.update(known_articles or {})
+    linker = Linker(votes, full={k for k in persons if " " in k}, attachable=persons, pinned=set(known),
+                    weights=weights)
     resolved = {}
     for root, members in linker.groups(articles).items():
         if root in known:
@@ -112,9 +121,11 @@ class Linker:
     group holding a pinned key has it as root.
     """
 
-    def __init__(self, keys: Iterable[str], full: set[str], attachable: set[str], pinned: set[str]):
+    def __init__(self, keys: Iterable[str], full: set[str], attachable: set[str], pinned: set[str],
+                 weights: Mapping[str, int] | None = None):
         self.parent = {key: key for key in keys}
         self.pinned = pinned
+        self.weights = weights or {}
         self.by_last_word: dict[str, set[str]] = defaultdict(set)
         by_variant: dict[tuple, set[str]] = defaultdict(set)
         for key in sorted(full):
@@ -138,15 +149,20 @@ class Linker:
         return grouped
 
     def _attach_tail(self, key: str) -> None:
-        """Join ``key`` to the full name it ends, if there is just one (typos are not matched: Harry is not Parry).
+        """Join ``key`` to the full name it ends, if there is just one or one dominates by articles (typos are not
+        matched: Harry is not Parry).
 
         A pinned key stays the entity it was: its rows are already in the database under that name.
         """
         if key in self.pinned:
             return
-        targets = {self._find(f) for f in self.by_last_word.get(key.split()[-1], ()) if f.endswith(" " + key)}
-        if len(targets) == 1:
-            self._union(key, targets.pop())
+        targets: Counter[str] = Counter()
+        for full in self.by_last_word.get(key.split()[-1], ()):
+            if full.endswith(" " + key):
+                targets[self._find(full)] += self.weights.get(full, 0)
+        ranked = targets.most_common(2)
+        if len(ranked) == 1 or (ranked and ranked[0][1] >= DOMINANCE * max(ranked[1][1], 1)):
+            self._union(key, ranked[0][0])
 
     def _find(self, key: str) -> str:
         while self.parent[key] != key:

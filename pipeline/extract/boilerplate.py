@@ -36,6 +36,13 @@ BYLINE = re.compile(
 INPUTS_CREDIT = re.compile(r"^\(?\s*with\s+inputs?\s+from\s+(?P<name>[^)]+?)\s*\)?\.?$", re.I)
 AGENCY_CREDIT = re.compile(r"^[a-z]{1,4}(?:/[a-z]{1,4})+\s*\((?P<name>[^)]{2,60})\)\.?$")
 """Byline and credit lines: classified as metadata here, read for the author and the byline date by the text path."""
+_NAME = r"[A-Z][\w'’.\-]*(?:\s[A-Z][\w'’.\-]*){1,3}"
+WIRE_BYLINE = re.compile(f"^(?P<name>{_NAME})$")
+"""A wire story's byline: the reporter's name on a line of its own, just above the dateline (`WIRE_DATELINE`)."""
+WIRE_DATELINE = re.compile(r"^[A-Z][A-Z .,'\-]{1,40}\s+(?:\d{4}-\d\d-\d\d|\(\w+\))")
+"""``NEW YORK 1996-08-30``, ``LONDON (Reuters)``: a city in capitals, then a date or the agency."""
+WIRE_SIGNATURE = re.compile(rf"^--\s*(?P<name>{_NAME}),\s")
+"""The reporter's sign-off closing a wire story: ``-- Harry Milling, New York Energy Desk, +1 212-859-1761``."""
 
 _STOP_HEADINGS = re.compile(
     r"(?:related(?:\s+(?:stories|articles|content|news|posts|links|coverage|topics|tags|videos))?"
@@ -121,7 +128,10 @@ _PENALTY = {
 }
 """Fixed costs of non-prose blocks: a "Related" heading outweighs a few teaser summaries behind
 it, while a subheading or an ad slot between two paragraphs does not split the article."""
-_DROP_FROM_BODY = {"chrome", "boiler", "meta", "teaser", "caption", "credit", "stop"}
+_DROP_FROM_BODY = frozenset({"chrome", "boiler", "meta", "teaser", "caption", "credit", "stop"})
+NAVIGATION_KINDS = frozenset({"chrome", "boiler", "stop"})
+_DROP_FROM_WHOLE_TEXT = NAVIGATION_KINDS | {"meta", "credit"}
+"""A plain text's lines that are still not the article: its dateline, byline and credits."""
 
 
 @dataclass
@@ -167,6 +177,9 @@ def _classify(blocks: list[str]) -> list[str]:
         if counts[block] >= 3 and kinds[i] in ("short", "stop"):
             kinds[i] = "chrome"
     _mark_teaser_runs(blocks, kinds)
+    for i in range(len(blocks) - 1):
+        if kinds[i] == "short" and WIRE_BYLINE.match(blocks[i]) and WIRE_DATELINE.match(blocks[i + 1]):
+            kinds[i] = "meta"
     for i in range(1, len(blocks)):
         before, kind = kinds[i - 1], kinds[i]
         if before == "credit" and _CREDIT_SLASH.fullmatch(blocks[i - 1]) and kind != "stop":
@@ -268,7 +281,7 @@ def _is_metadata(block: str, words: int) -> bool:
     """Date lines, bylines, label lines and agency credits: about the article, not of it."""
     if words > 20:
         return False
-    if BYLINE.match(block) or INPUTS_CREDIT.match(block) or AGENCY_CREDIT.match(block):
+    if BYLINE.match(block) or INPUTS_CREDIT.match(block) or AGENCY_CREDIT.match(block) or WIRE_SIGNATURE.match(block):
         return True
     if _RELATIVE_TIME.match(block):
         return True
@@ -290,7 +303,23 @@ def _body_span(blocks: list[str], kinds: list[str]) -> tuple[int, int]:
     return best[1], best[2]
 
 
-def clean_body(page: Page, title: str | None) -> str:
+def is_plain_text(page: Page) -> bool:
+    """The text was written as an article (a wire brief, a results table), not scraped from a page: not one line
+    of navigation, boilerplate or a "Related stories" heading. Scraped pages of the dev set have one at least, even
+    those whose prose is short (a CJK article, a blog post)."""
+    return not any(kind in NAVIGATION_KINDS for kind in page.kinds)
+
+
+def whole_text_body(page: Page, title: str | None) -> str:
+    """Every line of a plain text but its headline, dateline, byline and credits: the body of short-form news.
+
+    A two-sentence brief or a results table has no run of long prose blocks for `clean_body` to choose, yet each
+    of its short lines is the news (``1. Michelle Freeman (Jamaica) 12.71 seconds``).
+    """
+    return clean_body(Page(page.blocks, page.kinds, 0, len(page.blocks)), title, _DROP_FROM_WHOLE_TEXT)
+
+
+def clean_body(page: Page, title: str | None, dropped: frozenset[str] = _DROP_FROM_BODY) -> str:
     """Body paragraphs of the chosen span, boilerplate out, headline and repeated lead removed.
 
     Only the head of a block is folded to spot the headline: folding whole paragraphs (Unicode
@@ -301,7 +330,7 @@ def clean_body(page: Page, title: str | None) -> str:
     kept: list[str] = []
     seen: set[str] = set()
     for block, kind in zip(page.blocks[page.start : page.end], page.kinds[page.start : page.end], strict=True):
-        if kind in _DROP_FROM_BODY:
+        if kind in dropped:
             continue
         if title_key and fold(block[: len(title_key) + HEADLINE_SLACK]).startswith(title_key):
             block = _cut_headline(block, title_key)

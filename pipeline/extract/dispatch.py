@@ -47,8 +47,17 @@ def extract(raw: RawDoc, min_body_chars: int, today: dt.date | None = None) -> E
         raise Rejected(str(error)) from error
     extraction = _within_calendar(_storable(extraction))
     if len(extraction.body) < min_body_chars:
-        raise Rejected(f"no article body: {len(extraction.body)} chars of text after cleaning (< {min_body_chars})")
+        raise Rejected(_no_body_reason(extraction, min_body_chars))
     return extraction
+
+
+def _no_body_reason(extraction: Extraction, min_body_chars: int) -> str:
+    """One line naming the rule that fired, so a reader knows whether the page or the minimum is at fault."""
+    if extraction.body_rule == "navigation only":
+        return "no article body: navigation only (menus, links and notices, no paragraph of text)"
+    rule = f" by the {extraction.body_rule} rule" if extraction.body_rule else ""
+    return (f"no article body: {len(extraction.body)} chars of text after cleaning{rule} "
+            f"(< {min_body_chars}, the minimum NEWS_MIN_BODY_CHARS sets)")
 
 
 def _warned(extraction: Extraction, warnings: tuple[str, ...] | list[str]) -> Extraction:
@@ -106,7 +115,7 @@ def _extract_json(raw: RawDoc, today: dt.date | None) -> Extraction:
     if html:
         extraction = extract_html(html, url=raw.url, today=today)
     elif text:
-        extraction = Extraction(body=text)
+        extraction = Extraction(body=text, body_rule="record")
     else:
         raise Rejected("JSON line has neither 'text' nor 'html'")
     return _with_record_fields(extraction, record, raw.url, today or dt.date.today(), warnings)

@@ -38,11 +38,12 @@ def extract_html(html: str, url: str | None = None, today: dt.date | None = None
     document = extracted.as_dict() if isinstance(extracted, Document) else extracted
     title = _headline(html, document or {}, url)
     if not document:
-        return Extraction(body="", title=title)
+        return Extraction(body="", body_rule="html", title=title)
     candidates = list(html_date_candidates(html, url, document, today))
     published, rule, updated = choose_html_dates(candidates)
     return Extraction(
         body=_body(document.get("text") or "", title),
+        body_rule="html",
         title=title,
         site=document.get("sitename") or None,
         byline=document.get("author") or None,

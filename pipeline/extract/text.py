@@ -17,14 +17,22 @@ from pipeline.extract.boilerplate import (
     HEADER_WINDOW,
     INPUTS_CREDIT,
     PROSE_SCORE,
+    WIRE_BYLINE,
+    WIRE_SIGNATURE,
     Page,
     clean_body,
+    is_plain_text,
     read_page,
+    whole_text_body,
     word_count,
 )
 from pipeline.extract.dates import choose_text_dates, find_dates, labelled_dates
 from pipeline.extract.titles import find_site, find_title, title_suffix_dates
 from pipeline.records import DateCandidate, Extraction
+
+SHORT_BODY_CHARS = 400
+"""A prose body shorter than this, in a plain text, is read again line by line (`whole_text_body`): short-form
+news (a brief, a results table) has no long paragraphs to find."""
 
 
 def extract_text(text: str, today: dt.date | None = None) -> Extraction:
@@ -36,8 +44,10 @@ def extract_text(text: str, today: dt.date | None = None) -> Extraction:
     title = find_title(page)
     candidates = _date_candidates(page, today)
     published, rule, updated = choose_text_dates(candidates)
+    body, body_rule = _body(page, title)
     return Extraction(
-        body=clean_body(page, title),
+        body=body,
+        body_rule=body_rule,
         title=title,
         site=find_site(page, title),
         byline=_find_byline(page),
@@ -48,18 +58,38 @@ def extract_text(text: str, today: dt.date | None = None) -> Extraction:
     )
 
 
+def _body(page: Page, title: str | None) -> tuple[str, str]:
+    """The body and the rule that chose it: the densest run of prose, or, in a plain text whose prose is short,
+    every line (`whole_text_body`); a scraped page without prose is "navigation only"."""
+    body = clean_body(page, title)
+    plain = is_plain_text(page)
+    if len(body) < SHORT_BODY_CHARS and plain:
+        whole = whole_text_body(page, title)
+        if len(whole) > len(body):
+            return whole, "whole text"
+    if not body and not plain:
+        return body, "navigation only"
+    return body, "prose"
+
+
 def _find_byline(page: Page) -> str | None:
-    """Author or agency from a "By ..." line near the body, else a "(With inputs from ...)" or
-    agency credit line inside or just after it."""
+    """Author or agency from a "By ..." line or a wire byline (a name above the dateline) near the body, else a
+    "(With inputs from ...)" or agency credit line inside or just after it, else a wire sign-off ("-- Name, ...")."""
     lo = max(0, page.start - HEADER_WINDOW)
-    for block in page.blocks[lo : page.start + 5]:
-        match = BYLINE.match(block)
+    blocks = page.blocks
+    for i in range(lo, min(len(blocks), page.start + 5)):
+        match = BYLINE.match(blocks[i])
         if match and word_count(match.group("name")) <= 6:
             return match.group("name").strip()
-    for block in page.blocks[page.start : page.end + 3]:
+        if page.kinds[i] == "meta" and (wire := WIRE_BYLINE.match(blocks[i])):
+            return wire.group("name")
+    for block in blocks[page.start : page.end + 3]:
         match = INPUTS_CREDIT.match(block) or AGENCY_CREDIT.match(block)
         if match:
             return match.group("name").strip()
+    for block in reversed(blocks[page.start:]):
+        if match := WIRE_SIGNATURE.match(block):
+            return match.group("name")
     return None
 
 

@@ -24,6 +24,7 @@ from pipeline import run_folder
 from pipeline.aggregates import add_articles
 from pipeline.dedup import DegradedVersion, DuplicateMatch, ExactIndex, KnownArticle
 from pipeline.enrich.linking import resolve_corpus
+from pipeline.enrich.name_links import known_names, name_mentions
 from pipeline.enrich.places import country_code
 from pipeline.neardup import NearDupIndex
 from pipeline.records import LedgerEntry, LedgerState, Mention, Reason, RunSummary
@@ -73,7 +74,8 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
         keep = kept["article_id"].to_pylist()
         con.register("incoming_dates", _only(_concat([b.dates for b in batches], run_folder.DATE_SCHEMA), keep))
         con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
-        _load_entities(con, _only(_concat([b.mentions for b in batches], run_folder.MENTION_SCHEMA), keep))
+        mentions = _only(_concat([b.mentions for b in batches], run_folder.MENTION_SCHEMA), keep)
+        _load_entities(con, mentions, _only(articles, keep).filter(pc.field("entity_status") != "ner"))
         add_articles(con, keep)
         assign_stories(con, keep, settings.story_window_days)
         near.flush()
@@ -227,13 +229,15 @@ def _insert_articles(con: duckdb.DuckDBPyConnection, articles: pa.Table, keep: p
     con.register("incoming_versions", keep)
     columns = ["article_id", "doc_key", "url", "canonical_url", "source_uri", "site", "title", "byline",
                "published_at", "published_rule", "updated_at", "language", "language_prob", "body", "body_chars",
-               "content_hash", "story_id", "ingested_at", "run_id", "version_of", "version", "warnings"]
+               "content_hash", "story_id", "ingested_at", "run_id", "version_of", "version", "warnings", "body_rule",
+               "language_candidates", "entity_status"]
     merge_rows(
         con, "articles",
         "SELECT article_id, doc_key, url, canonical_url, source_uri, site, title, byline, published_at, "
         "published_rule, updated_at, language, language_prob, body, body_chars, content_hash, "
         "NULL::VARCHAR AS story_id, ?::TIMESTAMP AS ingested_at, ?::VARCHAR AS run_id, v.version_of, v.version, "
-        "nullif(warnings, []) AS warnings FROM incoming_articles JOIN incoming_versions v USING (article_id)",
+        "nullif(warnings, []) AS warnings, body_rule, language_candidates, entity_status "
+        "FROM incoming_articles JOIN incoming_versions v USING (article_id)",
         ["article_id"], columns, params=[_now(), run_id])
 
 
@@ -259,23 +263,27 @@ class _IncomingEntity(TypedDict):
     country_code: str | None
 
 
-def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table) -> None:
-    """Attach each mention to a corpus entity, creating entities not seen before.
+def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table, untagged: pa.Table) -> None:
+    """Attach each mention to a corpus entity, creating entities not seen before; in the ``untagged`` articles
+    (no NER model for their language), link the names of known entities (`pipeline.enrich.name_links`).
 
     A place's country code is set when its entity is created, or on a later load of an entity created before
     codes existed; an existing code is never overwritten. Every entity the load touches gets its first/last seen
     dates recomputed from all of its mentions, so they stay exact however articles arrive.
     """
-    if mentions.num_rows == 0:
-        return
-    known = {key: (name, label) for key, name, label in
-             con.execute("SELECT name_key, name, label FROM entities").fetchall()}
     rows = mentions.to_pylist()
+    if untagged.num_rows:
+        rows += _name_mentions(con, untagged, rows)
+    if not rows:
+        return
+    stored = con.execute("SELECT e.name_key, e.name, e.label, coalesce(c.articles, 0) "
+                         "FROM entities e LEFT JOIN entity_counts c USING (entity_id)").fetchall()
+    known = {key: (name, label) for key, name, label, _ in stored}
     by_article: dict[str, list[Mention]] = defaultdict(list)
     for row in rows:
         by_article[row["article_id"]].append(
             Mention(row["surface"], row["label"], row["start_char"], row["end_char"], row["canonical"]))
-    resolved = resolve_corpus(by_article.values(), known)
+    resolved = resolve_corpus(by_article.values(), known, {key: count for key, _, _, count in stored})
     entity_rows: dict[str, _IncomingEntity] = {}
     mention_rows = []
     for row in rows:
@@ -286,7 +294,8 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table) -> None:
                                                     "country_code": country_code(name, label)})
         entity["aliases"].update({row["canonical"], row["surface"]})
         mention_rows.append({"article_id": row["article_id"], "entity_id": entity_id, "surface": row["surface"],
-                             "label": label, "start_char": row["start_char"], "end_char": row["end_char"]})
+                             "label": label, "start_char": row["start_char"], "end_char": row["end_char"],
+                             "linked_by": row["linked_by"]})
     entities = pa.Table.from_pylist([{**e, "aliases": sorted(e["aliases"])} for e in entity_rows.values()],
                                     schema=_INCOMING_ENTITY_SCHEMA)
     con.register("incoming_entities", entities)
@@ -299,7 +308,7 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table) -> None:
     )
     con.register("incoming_mentions", pa.Table.from_pylist(mention_rows))
     merge_rows(con, "entity_mentions", "SELECT * FROM incoming_mentions", ["article_id", "start_char", "end_char"],
-               ["article_id", "entity_id", "surface", "label", "start_char", "end_char"])
+               ["article_id", "entity_id", "surface", "label", "start_char", "end_char", "linked_by"])
     con.execute(
         "UPDATE entities SET first_seen = seen.first_seen, last_seen = seen.last_seen FROM ("
         "  SELECT m.entity_id, min(a.published_at) AS first_seen, max(a.published_at) AS last_seen"
@@ -307,6 +316,16 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table) -> None:
         "  WHERE m.entity_id IN (SELECT entity_id FROM incoming_entities) GROUP BY m.entity_id"
         ") seen WHERE entities.entity_id = seen.entity_id"
     )
+
+
+def _name_mentions(con: duckdb.DuckDBPyConnection, untagged: pa.Table, tagged: list[dict]) -> list[dict]:
+    """Mention rows for the known names found in articles no model tagged."""
+    stored = con.execute("SELECT name, label, aliases FROM entities").fetchall()
+    names = known_names(stored, {(row["canonical"], row["label"]) for row in tagged})
+    return [{"article_id": article_id, "surface": m.surface, "label": m.label, "start_char": m.start_char,
+             "end_char": m.end_char, "canonical": m.canonical, "linked_by": "name"}
+            for article_id, body in zip(untagged["article_id"].to_pylist(), untagged["body"].to_pylist(), strict=True)
+            for m in name_mentions(body, names)]
 
 
 def _write_ledger(con: duckdb.DuckDBPyConnection, run_id: str, ledger: list[LedgerEntry]) -> None:

@@ -66,7 +66,7 @@ def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tupl
     if len(extraction.body) > settings.max_body_chars:
         raise Rejected(f"body too long: {len(extraction.body)} chars of text after cleaning "
                        f"(> {settings.max_body_chars}), not one article")
-    language, probability = detect_language(extraction.body, settings.language_min_probability)
+    language = detect_language(extraction.body, settings.language_min_probability)
     url = raw.url or extraction.url
     article_id = article_id_for(raw.doc_key)
     dates = [{"article_id": article_id, "value": c.value, "kind": c.kind, "rule": c.rule}
@@ -76,9 +76,10 @@ def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tupl
         "source_uri": raw.source_uri, "site": extraction.site, "title": extraction.title,
         "byline": extraction.byline, "published_at": extraction.published_at,
         "published_rule": extraction.published_rule, "updated_at": extraction.updated_at,
-        "language": language, "language_prob": probability, "body": extraction.body,
+        "language": language.language, "language_prob": language.probability,
+        "language_candidates": language.candidates, "body": extraction.body, "body_rule": extraction.body_rule,
         "body_chars": len(extraction.body), "content_hash": content_hash(extraction.body),
-        "warnings": list(extraction.warnings),
+        "warnings": list(extraction.warnings), "entity_status": entity_status(language.language, settings),
     }
     return article, dates
 
@@ -91,12 +92,26 @@ def _outcome(raw: RawDoc, state: LedgerState, reason: str) -> dict:
     return {**LedgerEntry(raw.doc_key, raw.source_uri, state, reason).row(), "raw": raw.content}
 
 
+def entity_status(language: str | None, settings: Settings) -> str:
+    """``ner`` when a model tags the language's entities; else why not (the load then links known names only)."""
+    if settings.ner_model(language):
+        return "ner"
+    return f"no NER model for {language}" if language else "no NER: language unknown"
+
+
 def _mention_rows(articles: list[dict], settings: Settings) -> list[dict]:
+    """NER over the cleaned bodies of each language with a model, one model at a time."""
+    by_model: dict[str, list[dict]] = {}
+    for article in articles:
+        if model := settings.ner_model(article["language"]):
+            by_model.setdefault(model, []).append(article)
+    return [row for model, tagged in sorted(by_model.items()) for row in _model_mentions(tagged, model)]
+
+
+def _model_mentions(articles: list[dict], model: str) -> list[dict]:
     """NER over the cleaned bodies (title as extra evidence), batched with nlp.pipe; should the batch fail,
     article by article, so an error costs one article its entities and is written into its warnings."""
-    if not articles:
-        return []
-    nlp = load_model(settings.spacy_model)
+    nlp = load_model(model)
     try:
         tagged = tag_entities(nlp, [(a["title"], a["body"]) for a in articles], batch_size=64)
     except Exception:  # noqa: BLE001 - find the article at fault below
@@ -109,7 +124,7 @@ def _mention_rows(articles: list[dict], settings: Settings) -> list[dict]:
                 tagged.append(())
     return [
         {"article_id": article["article_id"], "surface": m.surface, "label": m.label,
-         "start_char": m.start_char, "end_char": m.end_char, "canonical": m.canonical}
+         "start_char": m.start_char, "end_char": m.end_char, "canonical": m.canonical, "linked_by": "ner"}
         for article, mentions in zip(articles, tagged, strict=True)
         for m in mentions
     ]

@@ -5,8 +5,10 @@ headline) with, per file, the people named as clusters of folded name forms. The
 throw-away store like any replay; then, per document:
 
 - the pipeline's predictions are its PERSON entities mentioned in the article, each with the names it goes by (its
-  display name and aliases); an entity is right when one of its names is a form of a gold cluster, a cluster is
-  found when one entity's name is among its forms. A story the pipeline did not load predicts nothing;
+  display name and aliases), and the article's byline when it is a name of two words or more (the reporter, whom
+  CoNLL counts among the story's people and the pipeline stores as the author); an entity is right when one of its
+  names is a form of a gold cluster, a cluster is found when one entity's name is among its forms. A story the
+  pipeline did not load predicts nothing;
 - the bare model's predictions are the distinct PERSON spans `en_core_web_sm` finds in the same file's text,
   each right when it is a form of a gold cluster.
 
@@ -91,7 +93,12 @@ def pipeline_predictions(texts: Path) -> tuple[dict[str, list[set[str]]], dict[s
         run_pipeline([str(texts)], settings, "eval_ner")
         persons = persons_by_file(settings.store)
         _, ledger = query(settings.store, "SELECT source_uri, state, coalesce(reason, '') FROM ingest_log")
+        _, bylines = query(settings.store, "SELECT source_uri, byline FROM articles WHERE byline LIKE '% %'")
     predictions = {file: [{fold(name) for name in names} for names in entities] for file, entities in persons.items()}
+    for uri, byline in bylines:
+        found = predictions.setdefault(Path(uri).name, [])
+        if not any(fold(byline) in names for names in found):
+            found.append({fold(byline)})
     not_loaded = {Path(uri).name: f"{state}: {reason}" for uri, state, reason in ledger if state != "loaded"}
     loaded = sum(1 for _, state, _ in ledger if state == "loaded")
     return predictions, not_loaded, loaded
