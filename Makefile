@@ -17,7 +17,7 @@ export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: install run test airflow bench bench-fetch bench-topology bench-store bench-stream eval eval-extraction eval-entities \
-	eval-dedup eval-ner lint typecheck lock clean
+	eval-dedup eval-ner eval-language lint typecheck lock clean
 
 install: $(VENV)/.installed
 
@@ -74,7 +74,7 @@ bench-stream: install
 # EVAL_ARGS passes options to one of them, e.g. make eval-extraction EVAL_ARGS="--limit 50 --json".
 SHARED ?= $(CURDIR)/../shared
 
-eval: eval-extraction eval-entities eval-dedup eval-ner
+eval: eval-extraction eval-entities eval-dedup eval-ner eval-language
 
 eval-extraction: install
 	$(BIN)/python -m tools.evaluate extraction --data $(SHARED)/eval $(EVAL_ARGS)
@@ -87,6 +87,9 @@ eval-dedup: install
 
 eval-ner: install
 	$(BIN)/python -m tools.evaluate ner --data $(SHARED)/eval $(EVAL_ARGS)
+
+eval-language: install
+	$(BIN)/python -m tools.evaluate language --data $(SHARED)/eval $(EVAL_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

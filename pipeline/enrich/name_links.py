@@ -6,7 +6,9 @@ article writing "Wladimir Putin" or "Deutschland" should link to Vladimir Putin 
 those names, with no model: every run of up to `MAX_WORDS` capitalised words is looked up, longest first, among
 the names and aliases of known entities, the curated aliases, countries' names in other languages and the names the
 same load's NER found. Mentions found so are marked ``linked_by = 'name'``. A name two entities go by links to
-neither, and a single word needs `MIN_SINGLE_WORD_CHARS` letters unless curated.
+neither. A single word links only when it is curated (``EU``) or a place the gazetteer knows (``Berlin``,
+``Deutschland``): in German every noun is capitalised, and on the dev pages lone words linked ``Post``, ``Euro`` and
+``Education`` as organisations and ``Stefan`` as a person.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import re
 from collections.abc import Iterable, Mapping
 
 from pipeline.enrich.names import canonical_key, country_exonyms, curate, curated_aliases
+from pipeline.enrich.places import country_code
 from pipeline.records import Mention
 
 MAX_WORDS = 4
-MIN_SINGLE_WORD_CHARS = 4
-"""A one-word name shorter than this links only when it is a curated alias (``EU``, ``UN``): short words collide."""
+PLACE_LABELS = frozenset({"GPE", "LOC"})
 _WORD = re.compile(r"[^\W\d_][\w'’.\-]*")
 _JOINER = re.compile(r"[ \u00a0]+|[ \u00a0]*-[ \u00a0]*")
 """What may stand between two words of one name: spaces or a hyphen, never a line break or punctuation."""
@@ -76,7 +78,11 @@ def _match_at(body: str, words: list[re.Match[str]], i: int,
         if hit is None:
             continue
         name, label = hit
-        if end == i and key not in curated_aliases() and len(key) < MIN_SINGLE_WORD_CHARS:
+        if end == i and not _single_word_links(key, name, label):
             continue
         return end - i + 1, Mention(surface, label, start_char, start_char + len(surface), name)
     return None
+
+
+def _single_word_links(key: str, name: str, label: str) -> bool:
+    return key in curated_aliases() or (label in PLACE_LABELS and country_code(name, label) is not None)

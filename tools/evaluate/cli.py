@@ -46,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     ner.add_argument("--data", required=True, type=Path, help="eval folder with ner/persons.jsonl and ner/text/")
     ner.add_argument("--json", action="store_true", help="print the metrics as JSON")
     ner.set_defaults(handler=evaluate_ner_command)
+    language = targets.add_parser("language", help="Language labels on 75 languages (two detectors and langdetect "
+                                                   "alone side by side); NER kept off the dev pages' model-less "
+                                                   "languages.")
+    language.add_argument("--data", required=True, type=Path, help="eval folder with langid_sentences.jsonl, pages/")
+    language.add_argument("--no-pages", action="store_true", help="skip ingesting the dev pages")
+    language.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    language.set_defaults(handler=evaluate_language_command)
     return parser
 
 
@@ -97,4 +104,15 @@ def evaluate_ner_command(args) -> int:
         return 2
     report = evaluate_ner(args.data)
     print(json.dumps(report.metrics(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def evaluate_language_command(args) -> int:
+    from tools.evaluate.language import evaluate_language, format_report
+
+    if not (args.data / "langid_sentences.jsonl").is_file():
+        print(f"{PROG}: no such file: {args.data / 'langid_sentences.jsonl'}", file=sys.stderr)
+        return 2
+    metrics = evaluate_language(args.data, pages=not args.no_pages)
+    print(json.dumps(metrics, indent=2) if args.json else format_report(metrics))
     return 0
