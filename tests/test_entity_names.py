@@ -48,6 +48,14 @@ def test_tagged_spans_of_a_results_list_lose_roles_and_scores(nlp):
     assert not any(any(c.isdigit() for c in m.surface) or m.surface.startswith("Defender") for m in mentions)
 
 
+def test_a_county_a_company_and_a_field_label_are_not_people(nlp):
+    body = ("Surrey 429-7 against Kent on the last day.\nAttendance: 12,000\n"
+            "Kloof Gold Mining Co said output rose, and Manchester United won.")
+    (mentions,) = tag_entities(nlp, [(None, body)])
+    persons = {m.canonical for m in mentions if m.label == "PERSON"}
+    assert not persons & {"Surrey", "Kent", "Attendance", "Kloof Gold Mining Co", "Manchester United"}
+
+
 def test_a_surname_joins_the_full_name_that_dominates_it():
     articles = [article("Donald Trump")] * 9 + [article("Melania Trump"), article("Trump"), article("Trump")]
     resolved = resolve_corpus(articles, known={})

@@ -20,7 +20,13 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from pipeline.enrich.linking import Linker, display_name, majority_label
-from pipeline.enrich.list_names import after_demonym, is_place_name, list_person_spans
+from pipeline.enrich.list_names import (
+    after_demonym,
+    is_field_label,
+    is_organisation_name,
+    is_place_name,
+    list_person_spans,
+)
 from pipeline.enrich.names import INNER_POSSESSIVE, canonical_key, curate, is_junk, normalise_name, trim_name
 from pipeline.records import ENTITY_LABELS, Mention
 
@@ -169,7 +175,7 @@ def _candidates(doc: Doc, text: str) -> list[_Span]:
                 start = after_demonym(text, start, end)
             start, end = trim_name(text, start, end, ent.label_)
             name = normalise_name(text[start:end])
-            if not is_junk(name):
+            if not is_junk(name) and not is_field_label(text, start, end):
                 name, label = curate(name, ent.label_)
                 spans.append(_Span(start, end, name, label))
     return spans
@@ -192,14 +198,21 @@ def _with_list_people(spans: list[_Span], text: str) -> list[_Span]:
 
 def _places_as_places(*groups: list[_Span]) -> tuple[list[_Span], ...]:
     """A PERSON span naming a place (``Surrey`` in ``Surrey 429-7``) relabelled GPE, unless a full person name in
-    the article ends with it (``Washington`` beside ``Malivai Washington``)."""
+    the article ends with it (``Washington`` beside ``Malivai Washington``); one holding a company or team word
+    (``Manchester United``) relabelled ORG."""
     tails = {canonical_key(s.name).split()[-1] for group in groups for s in group
              if s.label == "PERSON" and " " in s.name.strip()}
-    return tuple(
-        [replace(s, label="GPE") if s.label == "PERSON" and canonical_key(s.name) not in tails
-         and is_place_name(s.name) else s for s in group]
-        for group in groups
-    )
+
+    def relabelled(span: _Span) -> _Span:
+        if span.label != "PERSON":
+            return span
+        if is_organisation_name(span.name):
+            return replace(span, label="ORG")
+        if canonical_key(span.name) not in tails and is_place_name(span.name):
+            return replace(span, label="GPE")
+        return span
+
+    return tuple([relabelled(s) for s in group] for group in groups)
 
 
 def _extend_cut_name(ent: Span, text: str, lone_persons: set[str]) -> int:

@@ -44,7 +44,8 @@ def resolve_corpus(
         1. the same `canonical_key` is the same entity;
         2. full PERSON names (two words or more) that differ by one typo in one word of five letters or more
            (``Sergei``/``Sergey``, ``Guiado``/``Guaido``) are one person, unless both are known entities;
-        3. a PERSON name that is the tail of exactly one full PERSON entity (``Maduro`` -> ``Nicolas Maduro``)
+        3. a name seen as a PERSON (in one article at least) that is the tail of exactly one full PERSON entity
+           (``Maduro`` -> ``Nicolas Maduro``)
            joins it; if several share that tail, it joins the one in `DOMINANCE` times the articles of any other
            (stored and new articles counted), else it stays apart (``Anna Smith``, ``John Smith``: ``Smith``).
            A name that is itself a known entity stays that entity.
@@ -69,8 +70,9 @@ def resolve_corpus(
     persons = {key for key, label in labels.items() if label == "PERSON"}
     weights = Counter({canonical_key(name): count for name, count in articles.items()})
     weights.update(known_articles or {})
-    linker = Linker(votes, full={k for k in persons if " " in k}, attachable=persons, pinned=set(known),
-                    weights=weights)
+    seen_as_person = {key for key, counts in votes.items() if counts["PERSON"]}
+    linker = Linker(votes, full={k for k in persons if " " in k}, attachable=persons | seen_as_person,
+                    pinned=set(known), weights=weights)
     resolved = {}
     for root, members in linker.groups(articles).items():
         if root in known:

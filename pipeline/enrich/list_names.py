@@ -4,8 +4,9 @@ Short-form news is often a list: ``1. Michelle Freeman (Jamaica) 12.71 seconds``
 Martin (U.S.) 6-4``, ``Glamorgan 259 (A. Dale 69, H. Morris 69)``. Without sentences around them, spaCy's small
 English model tags such names as organisations or not at all (on the CoNLL-2003 dev split, three of four people it
 missed stood in such lines) and tags the county in ``Surrey 429-7`` as a person. Two patterns of the genre find the
-people, and a "person" that is a place, and the tail of no full name in the article, is read as the place it names
-(`is_place_name`):
+people, a "person" that is a place, and the tail of no full name in the article, is read as the place it names
+(`is_place_name`), one holding a company or team word is an organisation, and a word labelling a field
+(``Attendance: 200``) is no name:
 
 - a name of two to five capitalised words (particles such as ``van der`` allowed) followed by a country in
   parentheses, ``Name (Country)``, the way results tables credit a competitor; a name holding a team word
@@ -25,14 +26,16 @@ from pipeline.enrich.names import canonical_key, curated_aliases
 from pipeline.enrich.places import country_code, is_major_place
 
 _PARTICLE = r"(?:van|von|de|der|den|da|di|du|dos|del|della|le|la|el|al|bin|ben|ter|ten)"
-_WORD = r"(?:[A-Z]\.\s?)*[A-Z][\w'’\-]*[a-z][\w'’\-]*"
-_NAME = rf"(?P<name>{_WORD}(?:[ ](?:{_PARTICLE}[ ])*{_WORD}){{1,4}})"
-NAME_BEFORE_COUNTRY = re.compile(rf"(?<![\w.]){_NAME}[ ]\((?P<country>[^()\n]{{2,30}})\)")
-SCORER = re.compile(rf"(?<![\w.]){_NAME}[ ]\(\d{{1,3}}(?:st|nd|rd|th)?(?:[ ,]+(?:pen|penalty|og|\d{{1,3}}"
-                    rf"(?:st|nd|rd|th)?))*\)")
-"""A goal scorer and the minute: ``Cosmin Contra (31st)``, ``Alan Shearer (12th, 75th pen)``."""
-ROUND_SCORES = re.compile(rf"(?<![\w.]){_NAME}(?:[ ]\d{{2}}){{3,4}}\b")
-"""A golfer and the strokes of three or four rounds: ``Phillip Price 72 76 74 69``."""
+_WORD = r"(?:[A-Z]\.[ ]?)*[A-Z][\w'’\-]*"
+NAME_BEFORE = re.compile(rf"(?<![\w.])(?P<name>{_WORD}(?:[ ](?:{_PARTICLE}[ ])*{_WORD}){{1,4}})[ ]?$")
+"""A name of two to five words ending a window of text: matched only where the anchors below stand, so the name
+pattern never runs over a whole article."""
+NAME_WINDOW = 80
+COUNTRY_AFTER = re.compile(r"\((?P<country>[^()\n\d]{2,30})\)")
+MINUTE_AFTER = re.compile(r"\(\d{1,3}(?:st|nd|rd|th)?(?:[ ,]+(?:pen|penalty|og|\d{1,3}(?:st|nd|rd|th)?))*\)")
+"""A goal scorer's minute: ``Cosmin Contra (31st)``, ``Alan Shearer (12th, 75th pen)``."""
+ROUNDS_AFTER = re.compile(r"(?<=[A-Za-z'’] )\d{2}(?: \d{2}){2,3}\b")
+"""Three or four rounds of golf after a name: ``Phillip Price 72 76 74 69``."""
 INITIALS_AND_SURNAME = re.compile(
     rf"(?<![\w.])(?P<initials>(?:[A-Z]\.[ ]?){{1,3}})(?P<surname>(?:{_PARTICLE}[ ]?)?[A-Z][a-z]*['’]?[A-Z]?[a-z]+"
     rf"(?:-[A-Z][a-z]+)?)(?![\w.])"
@@ -42,21 +45,36 @@ TEAM_WORDS = frozenset(
     "olympique olympic racing red star stars rovers wanderers town county rangers celtic inter borussia bayern "
     "national team national league cup university college school bank group corp inc ltd".split()
 )
+ORGANISATION_WORDS = TEAM_WORDS | frozenset(
+    "co corp corporation inc ltd plc spa ag nv gmbh llc holdings holding mining airlines airways motors industries "
+    "stadium party ministry council committee association federation union institute foundation".split()
+)
+"""Words no person's name holds: a PERSON span with one is an organisation (``Kloof Gold Mining Co``,
+``Manchester United``, ``Pirelli SpA``)."""
 PLACE_SUFFIXES = ("shire",)
 """Word endings that make a place name (Yorkshire, Leicestershire) whatever the gazetteer holds."""
 
 
 def list_person_spans(text: str) -> Iterator[tuple[int, int]]:
     """``(start, end)`` of the people the results-table patterns find in ``text``."""
-    for match in NAME_BEFORE_COUNTRY.finditer(text):
-        if country_code(match.group("country"), "GPE") and _may_be_person(match.group("name")):
-            yield match.start("name"), match.end("name")
-    for match in (*SCORER.finditer(text), *ROUND_SCORES.finditer(text)):
-        if _may_be_person(match.group("name")):
-            yield match.start("name"), match.end("name")
+    for match in COUNTRY_AFTER.finditer(text):
+        if country_code(match.group("country"), "GPE"):
+            yield from _name_before(text, match.start())
+    for anchor in (MINUTE_AFTER, ROUNDS_AFTER):
+        for match in anchor.finditer(text):
+            yield from _name_before(text, match.start())
     for match in INITIALS_AND_SURNAME.finditer(text):
         if canonical_key(match.group("initials")) not in curated_aliases():
             yield match.start(), match.end()
+
+
+def _name_before(text: str, end: int) -> Iterator[tuple[int, int]]:
+    """The name that ends just before ``end``, when it may be a person's."""
+    start = max(0, end - NAME_WINDOW)
+    match = NAME_BEFORE.search(text, start, end)
+    if match and all(any(c.islower() for c in word) for word in match.group("name").split()
+                     if not word.endswith(".")) and _may_be_person(match.group("name")):
+        yield match.start("name"), match.end("name")
 
 
 def _may_be_person(name: str) -> bool:
@@ -71,6 +89,16 @@ def after_demonym(text: str, start: int, end: int) -> int:
     if first and country_code(first.group(1), "NORP") and not is_major_place(first.group(1)):
         return start + first.end()
     return start
+
+
+def is_organisation_name(name: str) -> bool:
+    return bool(ORGANISATION_WORDS.intersection(canonical_key(name).split()))
+
+
+def is_field_label(text: str, start: int, end: int) -> bool:
+    """A single word opening a line and followed by a colon (``Attendance: 200``, ``Scorers:``) names a field."""
+    return (" " not in text[start:end] and text[end:end + 1] == ":"
+            and (start == 0 or text[start - 1] == "\n"))
 
 
 def is_place_name(name: str) -> bool:
