@@ -272,18 +272,20 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table, untagged:
     dates recomputed from all of its mentions, so they stay exact however articles arrive.
     """
     rows = mentions.to_pylist()
+    if not rows and not untagged.num_rows:
+        return
+    stored = con.execute("SELECT e.name_key, e.name, e.label, e.aliases, coalesce(c.articles, 0) "
+                         "FROM entities e LEFT JOIN entity_counts c USING (entity_id)").fetchall()
     if untagged.num_rows:
-        rows += _name_mentions(con, untagged, rows)
+        rows += _name_mentions(untagged, [(name, label, aliases) for _, name, label, aliases, _ in stored], rows)
     if not rows:
         return
-    stored = con.execute("SELECT e.name_key, e.name, e.label, coalesce(c.articles, 0) "
-                         "FROM entities e LEFT JOIN entity_counts c USING (entity_id)").fetchall()
-    known = {key: (name, label) for key, name, label, _ in stored}
+    known = {key: (name, label) for key, name, label, _, _ in stored}
     by_article: dict[str, list[Mention]] = defaultdict(list)
     for row in rows:
         by_article[row["article_id"]].append(
             Mention(row["surface"], row["label"], row["start_char"], row["end_char"], row["canonical"]))
-    resolved = resolve_corpus(by_article.values(), known, {key: count for key, _, _, count in stored})
+    resolved = resolve_corpus(by_article.values(), known, {key: count for key, _, _, _, count in stored})
     entity_rows: dict[str, _IncomingEntity] = {}
     mention_rows = []
     for row in rows:
@@ -318,9 +320,10 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table, untagged:
     )
 
 
-def _name_mentions(con: duckdb.DuckDBPyConnection, untagged: pa.Table, tagged: list[dict]) -> list[dict]:
-    """Mention rows for the known names found in articles no model tagged."""
-    stored = con.execute("SELECT name, label, aliases FROM entities").fetchall()
+def _name_mentions(untagged: pa.Table, stored: list[tuple[str, str, list[str] | None]],
+                   tagged: list[dict]) -> list[dict]:
+    """Mention rows for the known names (``stored`` entities' name, label, aliases; the load's ``tagged`` mentions)
+    found in articles no model tagged."""
     names = known_names(stored, {(row["canonical"], row["label"]) for row in tagged})
     return [{"article_id": article_id, "surface": m.surface, "label": m.label, "start_char": m.start_char,
              "end_char": m.end_char, "canonical": m.canonical, "linked_by": "name"}
