@@ -1,6 +1,11 @@
 import pytest
 
-from pipeline.enrich.language import LanguageGuess, detect_language, langdetect_languages
+from pipeline.enrich.language import (
+    SURE_FASTTEXT_PROBABILITY,
+    LanguageGuess,
+    detect_language,
+    langdetect_languages,
+)
 
 SAMPLES = {
     "en": "The president met his counterpart in Moscow on Wednesday to discuss trade and security.",
@@ -13,11 +18,21 @@ XHOSA = ("Umongameli uye wadibana nogxa wakhe eMoscow ngoLwesithathu ukuze baxox
 ARMENIAN = "Նախագահը չորեքշաբթի օրը Մոսկվայում հանդիպել է իր գործընկերոջ հետ՝ քննարկելու առևտուրը և անվտանգությունը։"
 
 
+RESULTS_LIST = "Results: Greg Blewett 57, Mark Taylor 23, Steve Waugh 12 not out, Ian Healy 4, Shane Warne 0 retired."
+"""English to langdetect for certain, only likely English to fastText (0.91)."""
+
+
 @pytest.mark.parametrize("code", sorted(SAMPLES))
-def test_detects_the_language_both_detectors_agree_on(code):
+def test_a_sure_fasttext_names_the_language_without_langdetect(code):
     guess = detect_language(SAMPLES[code])
-    assert guess.language == code and guess.probability > 0.6
-    assert f"langdetect:{code}=" in guess.candidates and f"fasttext:{code}=" in guess.candidates
+    assert guess.language == code and guess.probability >= SURE_FASTTEXT_PROBABILITY
+    assert guess.candidates.startswith(f"fasttext:{code}=") and "langdetect" not in guess.candidates
+
+
+def test_a_less_sure_fasttext_labels_what_langdetect_agrees_with():
+    guess = detect_language(RESULTS_LIST)
+    assert guess.language == "en"
+    assert "langdetect:en=" in guess.candidates and "fasttext:en=0.9" in guess.candidates
 
 
 def test_a_language_langdetect_lacks_is_named_by_a_confident_fasttext():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import tempfile
 import threading
@@ -160,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay-rate", type=float, default=10, help="publishing rate during the replay")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--poll", type=float, default=0.5, help="reader's polling interval, seconds")
+    parser.add_argument("--logs", type=Path, help="copy the components' and tasks' logs here before cleaning up "
+                                                  "(each drain logs its micro-batches' steps in seconds)")
     args = parser.parse_args(argv)
     reason = services_reachable()
     if reason:
@@ -170,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.replay:
         phases.append(Phase(f"{args.replay_rate:g}/s + replay {args.replay}", args.replay_rate, args.seconds,
                             replay=args.replay))
-    extra_env = {"NEWS_STREAM": stream, "NEWS_STREAM_URL": REDIS_URL, "NEWS_STREAM_GROUP": GROUP,
-                 "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5"}
+    extra_env = {"NEWS_STREAM": stream, "NEWS_STREAM_URL": REDIS_URL, "NEWS_STREAM_GROUP": GROUP}
     with tempfile.TemporaryDirectory(prefix="news-bench-stream-") as tmp, \
             RedisStreamLog(REDIS_URL, stream, GROUP) as log:
         root = Path(tmp)
@@ -192,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                 medians = task_medians(cluster)
         finally:
             log.delete()
+            if args.logs:
+                shutil.copytree(root / "airflow" / "logs", args.logs, dirs_exist_ok=True)
     print(f"\n{args.workers} Celery workers; reader polls every {args.poll:g} s; latency = first poll that saw the "
           "ledger row - publish time")
     print(f"{'phase':<28} {'entries':>7} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'lag':>7} {'runs':>5} {'unseen':>6}")

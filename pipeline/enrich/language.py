@@ -10,6 +10,9 @@ label to text in any other one (Oromo as Somali, Xhosa as Swahili). fastText's `
   and fastText's own doubt between the two is the only sign of it;
 - they disagree, and fastText names a language langdetect does not know with probability ``min_probability``
   (the setting NEWS_LANGUAGE_MIN_PROBABILITY, 0.8) or more: fastText's language (langdetect could not have said it);
+- fastText is all but certain (`SURE_FASTTEXT_PROBABILITY`, the runner-up rule above holding): that language,
+  without asking langdetect, the slowest step of processing an article (a third of it without this rule). On the
+  75-language sentences this costs 0.001 of known-language precision (0.992 -> 0.991) and nothing else;
 - otherwise NULL, with both detectors' candidates kept (``langdetect:so=0.99 fasttext:sw=0.41``), so a reader can
   see why.
 
@@ -39,6 +42,8 @@ WEAK_AGREEING_PROBABILITY = 0.3
 table or a list of names is English to langdetect and only likely English to fastText."""
 RUNNER_UP_PROBABILITY = 0.1
 """From this probability, fastText's second language, when langdetect lacks it, voids langdetect's agreement."""
+SURE_FASTTEXT_PROBABILITY = 0.95
+"""From this probability fastText decides alone (the same labels from 0.9 to 0.98 on the dev sentences)."""
 _CANDIDATES = 2
 
 
@@ -84,22 +89,26 @@ def load_profiles() -> None:
 
 
 def detect_language(text: str, min_probability: float = MIN_PROBABILITY) -> LanguageGuess:
-    """The language both detectors agree on (or fastText alone on a language langdetect lacks), else None."""
+    """The language both detectors agree on (or fastText alone, when all but certain or on a language langdetect
+    lacks), else None."""
     sample = text[:SAMPLE_CHARS]
     if len(sample.strip()) < MIN_CHARS:
         return LanguageGuess(None, None, None)
-    by_langdetect = _langdetect(sample)
     by_fasttext = _fasttext(sample[:FASTTEXT_SAMPLE_CHARS])
+    runner_up_unknown = any(lang not in langdetect_languages() and prob >= RUNNER_UP_PROBABILITY
+                            for lang, prob in by_fasttext[1:])
+    sure = bool(by_fasttext) and by_fasttext[0][1] >= SURE_FASTTEXT_PROBABILITY and not runner_up_unknown
+    by_langdetect = [] if sure else _langdetect(sample)
     candidates = " ".join(
         f"{name}:" + ",".join(f"{lang}={prob:.2f}" for lang, prob in found)
         for name, found in (("langdetect", by_langdetect), ("fasttext", by_fasttext)) if found
     ) or None
+    if sure:
+        return LanguageGuess(_iso639_1(by_fasttext[0][0]), round(by_fasttext[0][1], 4), candidates)
     if not by_fasttext:
         return LanguageGuess(None, None, candidates)
     ft_lang, ft_prob = by_fasttext[0]
     ld_lang, ld_prob = by_langdetect[0] if by_langdetect else (None, 0.0)
-    runner_up_unknown = any(lang not in langdetect_languages() and prob >= RUNNER_UP_PROBABILITY
-                            for lang, prob in by_fasttext[1:])
     agreeing = AGREEING_PROBABILITY if ld_prob < SURE_LANGDETECT_PROBABILITY else WEAK_AGREEING_PROBABILITY
     if ft_lang == ld_lang and ft_prob >= agreeing and not runner_up_unknown:
         return LanguageGuess(_iso639_1(ft_lang), round(max(ft_prob, ld_prob), 4), candidates)

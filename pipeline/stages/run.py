@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -48,25 +49,48 @@ def run_stream(source: StreamSource, settings: Settings, run_id: str, pool: Batc
     """One micro-batch, as the stream DAG runs it: consume, plan, process, load, acknowledge. A batch that took
     nothing loads nothing (no run is recorded). With a `pool` of processing workers, what was taken is cut into
     as many batches as it has workers (at most `settings.batch_size` each), processed side by side."""
-    folder = consume(settings, run_id, source)
+    clock = StepClock()
+    with clock("consume"):
+        folder = consume(settings, run_id, source)
     planning = settings
     if pool is not None and len(pool) > 1 and folder.consumed.exists():
         taken = run_folder.read(folder.consumed).num_rows
         planning = replace(settings, batch_size=max(1, min(settings.batch_size, math.ceil(taken / len(pool)))))
-    plan = plan_consumed(planning, run_id, source.label)
-    summary = run_planned(plan, settings, pool=pool) if plan.n_inputs else None
+    with clock("plan"):
+        plan = plan_consumed(planning, run_id, source.label)
+    summary = run_planned(plan, settings, pool=pool, clock=clock) if plan.n_inputs else None
     if summary is None:
         plan.folder.remove()
-    return StreamRun(summary, taken_by(plan, source), acknowledge(settings, source))
+    with clock("acknowledge"):
+        acknowledged = acknowledge(settings, source)
+    return StreamRun(summary, taken_by(plan, source), acknowledged, clock.seconds)
+
+
+class StepClock:
+    """Wall-clock seconds per named step."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - started
 
 
 def run_planned(plan: Plan, settings: Settings, today: dt.date | None = None,
-                pool: BatchWorkers | None = None) -> RunSummary:
-    if pool is None:
-        processed = [process_batch(batch, settings, today) for batch in plan.batches]
-    else:
-        processed = pool.process(list(plan.batches), settings, today)
-    summary = load(plan, processed, settings)
+                pool: BatchWorkers | None = None, clock: StepClock | None = None) -> RunSummary:
+    clock = clock or StepClock()
+    with clock("process"):
+        if pool is None:
+            processed = [process_batch(batch, settings, today) for batch in plan.batches]
+        else:
+            processed = pool.process(list(plan.batches), settings, today)
+    with clock("load"):
+        summary = load(plan, processed, settings)
     plan.folder.remove()
     return summary
 

@@ -12,7 +12,7 @@ stored). See DESIGN.md, "Streams".
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -60,13 +60,18 @@ class StreamRun:
     summary: RunSummary | None
     taken: StreamState
     acknowledged: Acknowledged
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall-clock seconds of each step (consume, plan, process, load, acknowledge): where a micro-batch's time
+    goes, in the drain's log."""
 
     def line(self) -> str:
         pending = "unknown" if self.taken.pending is None else str(self.taken.pending)
         oldest = self.taken.oldest_pending_seconds
+        steps = ", ".join(f"{step} {seconds:.1f}" for step, seconds in self.seconds.items())
         return (f"stream {self.acknowledged.stream}: consumed {self.taken.consumed}, acknowledged "
                 f"{self.acknowledged.acknowledged}, retrying {self.acknowledged.retrying}, pending {pending}"
-                + (f" (oldest {oldest:.1f} s)" if oldest is not None else ""))
+                + (f" (oldest {oldest:.1f} s)" if oldest is not None else "")
+                + (f"; {sum(self.seconds.values()):.1f} s ({steps})" if self.seconds else ""))
 
 
 def consume(settings: Settings, run_id: str, source: StreamSource) -> RunFolder:
