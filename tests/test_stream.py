@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from pipeline import run_folder
 from pipeline.cli import main
 from pipeline.records import RawDoc
 from pipeline.run_folder import RunFolder
@@ -304,6 +305,19 @@ def test_a_drain_takes_micro_batches_until_the_stream_is_idle_and_every_entity_i
     assert Counter(state for _, _, state, _ in rows) == {"loaded": 22, "duplicate": 4, "rejected": 4}
     assert pending(stream) == 0
     assert_store_consistent(stream_settings.store)
+
+
+def test_a_pipelined_take_skips_the_micro_batch_in_flight_and_starts_its_offset_after_it(stream_settings, stream):
+    """The drain takes micro-batch k+1 before k is committed: k's entries are delivered and unacknowledged, so the
+    one consumer would be handed them again."""
+    entries = publish(stream, articles(5, random.Random(21)))
+    consume(stream_settings, "first", source_of(stream, max_entries=2))
+    folder = consume(stream_settings, "second", source_of(stream), in_flight=frozenset(entries[:2]))
+    taken = run_folder.read(folder.consumed).column("doc_key").to_pylist()
+    assert taken == [stream_doc_key(stream, entry) for entry in entries[2:]]
+    [state] = run_folder.read_states(folder.source_states)
+    assert state.value["offset"] == entries[-1]
+    assert pending(stream) == 5, "nothing acknowledged before its micro-batch is committed"
 
 
 def test_a_drain_stops_after_its_time_even_with_entries_waiting(stream_settings, stream):

@@ -24,7 +24,7 @@ import contextlib
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, Self
@@ -365,12 +365,15 @@ class StreamSource:
         path, with the fetches outside the writer slot."""
         return self.take(context, retry={}, acknowledge_stored=False)
 
-    def take(self, context: ReadContext, retry: Mapping[str, int], acknowledge_stored: bool) -> Iterator[RawDoc]:
+    def take(self, context: ReadContext, retry: Mapping[str, int], acknowledge_stored: bool,
+             in_flight: Collection[str] = ()) -> Iterator[RawDoc]:
         """Redelivered entries first, then new ones, up to `max_entries` and `max_seconds`.
 
         `retry`: doc keys whose last fate was `failed`, with their number of failures; such an entry is taken
         again while under `MAX_STREAM_ATTEMPTS` even though the offset covers it. Other covered entries were
-        stored: acknowledged here with `acknowledge_stored`, else left for `acknowledge`.
+        stored: acknowledged here with `acknowledge_stored`, else left for `acknowledge`. `in_flight`: entry ids
+        the micro-batch before took and has not committed yet (a pipelined drain loads it while this one is
+        tagged): neither taken nor acknowledged, and the offset taken starts after them.
         """
         committed = StreamState.of(context.known.get(self.source_id))
         started = time.monotonic()
@@ -381,7 +384,11 @@ class StreamSource:
 
         with contextlib.closing(self.open_log()) as log, _Fetcher(self.policy, context.max_bytes) as fetcher:
             log.prepare()
+            for entry_id in in_flight:
+                offset = log.later(offset, entry_id)
             for entry in log.redelivered(committed.offset):
+                if entry.id in in_flight:
+                    continue
                 if log.covers(committed.offset, entry.id) and retry.get(self.doc_key(entry.id),
                                                                         MAX_STREAM_ATTEMPTS) >= MAX_STREAM_ATTEMPTS:
                     stored.append(entry.id)

@@ -8,6 +8,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from pipeline import run_folder
@@ -16,7 +17,7 @@ from pipeline.settings import Settings
 from pipeline.sources.base import Source
 from pipeline.sources.files import FileSource
 from pipeline.sources.http import HttpPolicy
-from pipeline.sources.stream import StreamSource
+from pipeline.sources.stream import StreamSource, StreamState, entry_of
 from pipeline.sources.web import WebListing
 from pipeline.stages.fetch import fetch_pages, plan_fetched, snapshot_frontier
 from pipeline.stages.load import load
@@ -45,20 +46,15 @@ def run_fetch(listings: list[WebListing], settings: Settings, run_id: str, polic
     return run_planned(plan_fetched(settings, run_id, ",".join(listing.url for listing in listings)), settings)
 
 
-def run_stream(source: StreamSource, settings: Settings, run_id: str, pool: BatchWorkers | None = None) -> StreamRun:
+def run_stream(source: StreamSource, settings: Settings, run_id: str) -> StreamRun:
     """One micro-batch, as the stream DAG runs it: consume, plan, process, load, acknowledge. A batch that took
-    nothing loads nothing (no run is recorded). With a `pool` of processing workers, what was taken is cut into
-    as many batches as it has workers (at most `settings.batch_size` each), processed side by side."""
+    nothing loads nothing (no run is recorded). `drain_stream` pipelines these steps over processing workers."""
     clock = StepClock()
     with clock("consume"):
-        folder = consume(settings, run_id, source)
-    planning = settings
-    if pool is not None and len(pool) > 1 and folder.consumed.exists():
-        taken = run_folder.read(folder.consumed).num_rows
-        planning = replace(settings, batch_size=max(1, min(settings.batch_size, math.ceil(taken / len(pool)))))
+        consume(settings, run_id, source)
     with clock("plan"):
-        plan = plan_consumed(planning, run_id, source.label)
-    summary = run_planned(plan, settings, pool=pool, clock=clock) if plan.n_inputs else None
+        plan = plan_consumed(settings, run_id, source.label)
+    summary = run_planned(plan, settings, clock=clock) if plan.n_inputs else None
     if summary is None:
         plan.folder.remove()
     with clock("acknowledge"):
@@ -128,24 +124,26 @@ def drain_stream(source: StreamSource, settings: Settings, run_prefix: str, max_
     entries keep coming: the NLP model stays loaded and a published entry waits for one micro-batch, not for a new
     Airflow run. Stops when the stream has had nothing new for `idle_seconds`, or when a micro-batch ends after
     `max_run_seconds`. Each micro-batch commits and acknowledges on its own, so a drain killed at any point loses
-    and doubles nothing: the entries of the micro-batch it was in are taken again by the next.
+    and doubles nothing: the entries of the micro-batches it was in are taken again by the next.
 
     With `workers` > 1, extraction and NER run in that many processes started once for the drain
-    (`BatchWorkers`, each loading the model once), each micro-batch cut into that many batches."""
+    (`BatchWorkers`, each loading the model once), each micro-batch cut into that many batches, and the drain is
+    pipelined: micro-batch k+1 is taken, planned and sent to the workers before k is loaded, so the workers tag
+    k+1 while this process loads k (loads stay in order; k+1 skips k's entries, which are not committed yet)."""
     if workers <= 1:
-        return _drain(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch, None)
+        return _drain(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch)
     with BatchWorkers(workers, settings.spacy_model) as pool:
-        return _drain(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch, pool)
+        return _drain_pipelined(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch, pool)
 
 
 def _drain(source: StreamSource, settings: Settings, run_prefix: str, max_run_seconds: float, idle_seconds: float,
-           on_batch: Callable[[StreamRun], None] | None, pool: BatchWorkers | None) -> StreamDrain:
+           on_batch: Callable[[StreamRun], None] | None) -> StreamDrain:
     started = time.monotonic()
     drained = StreamDrain()
     idle_since: float | None = None
     number = 0
     while time.monotonic() - started < max_run_seconds:
-        done = run_stream(source, settings, f"{run_prefix}.{number + 1:04d}", pool)
+        done = run_stream(source, settings, f"{run_prefix}.{number + 1:04d}")
         drained.last = done
         if done.taken.consumed:
             number += 1
@@ -154,6 +152,82 @@ def _drain(source: StreamSource, settings: Settings, run_prefix: str, max_run_se
             if on_batch:
                 on_batch(done)
             continue
+        now = time.monotonic()
+        idle_since = now if idle_since is None else idle_since
+        if now - idle_since >= idle_seconds:
+            break
+        time.sleep(IDLE_POLL_SECONDS)
+    return drained
+
+
+@dataclass
+class _Staged:
+    """A micro-batch taken and planned, its batches sent to the workers (`submitted`, None when it has nothing to
+    process), not loaded yet."""
+
+    plan: Plan
+    taken: StreamState
+    entry_ids: frozenset[str]
+    clock: StepClock
+    submitted: list[list[int]] | None
+    processed: list[Path] = field(default_factory=list)
+
+
+def _stage(source: StreamSource, settings: Settings, run_id: str, pool: BatchWorkers,
+           in_flight: frozenset[str]) -> _Staged:
+    clock = StepClock()
+    with clock("consume"):
+        folder = consume(settings, run_id, source, in_flight)
+    taken = run_folder.read(folder.consumed).column("doc_key").to_pylist() if folder.consumed.exists() else []
+    planning = replace(settings, batch_size=max(1, min(settings.batch_size, math.ceil(len(taken) / len(pool)))))
+    with clock("plan"):
+        plan = plan_consumed(planning, run_id, source.label)
+    submitted = pool.submit(list(plan.batches), settings) if plan.n_inputs else None
+    return _Staged(plan, taken_by(plan, source), frozenset(map(entry_of, taken)), clock, submitted)
+
+
+def _finish(staged: _Staged, settings: Settings, source: StreamSource) -> StreamRun:
+    """Load a staged micro-batch whose processing was collected, then acknowledge what the store now covers."""
+    summary = None
+    if staged.submitted is not None:
+        with staged.clock("load"):
+            summary = load(staged.plan, staged.processed, settings)
+    staged.plan.folder.remove()
+    with staged.clock("acknowledge"):
+        acknowledged = acknowledge(settings, source)
+    return StreamRun(summary, staged.taken, acknowledged, staged.clock.seconds)
+
+
+def _drain_pipelined(source: StreamSource, settings: Settings, run_prefix: str, max_run_seconds: float,
+                     idle_seconds: float, on_batch: Callable[[StreamRun], None] | None,
+                     pool: BatchWorkers) -> StreamDrain:
+    started = time.monotonic()
+    drained = StreamDrain()
+    idle_since: float | None = None
+    number = 0
+    ready: _Staged | None = None
+    while True:
+        more = time.monotonic() - started < max_run_seconds
+        staged = (_stage(source, settings, f"{run_prefix}.{number + 1:04d}", pool,
+                         ready.entry_ids if ready else frozenset()) if more else None)
+        if ready is not None:
+            done = _finish(ready, settings, source)
+            drained.runs.append(done)
+            drained.last = done
+            if on_batch:
+                on_batch(done)
+            ready = None
+        if staged is None:
+            break
+        if staged.taken.consumed:
+            number += 1
+            idle_since = None
+            if staged.submitted is not None:
+                with staged.clock("process"):
+                    staged.processed = pool.collect(staged.submitted)
+            ready = staged
+            continue
+        drained.last = _finish(staged, settings, source)
         now = time.monotonic()
         idle_since = now if idle_since is None else idle_since
         if now - idle_since >= idle_seconds:

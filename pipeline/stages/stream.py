@@ -12,6 +12,7 @@ stored). See DESIGN.md, "Streams".
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,13 +75,14 @@ class StreamRun:
                 + (f"; {sum(self.seconds.values()):.1f} s ({steps})" if self.seconds else ""))
 
 
-def consume(settings: Settings, run_id: str, source: StreamSource) -> RunFolder:
+def consume(settings: Settings, run_id: str, source: StreamSource, in_flight: Collection[str] = ()) -> RunFolder:
     """Take one micro-batch from the stream into the run folder, fetching url-only messages; returns the folder.
 
     Entries redelivered that the committed offset covers are stored already: acknowledged, not taken. A task
     retried after this step finished finds its folder and reads nothing (what it took is still pending). A run
     that already logged inputs (run again after its load) takes nothing new: it is planned from its own ledger,
-    as a fetch run run again is, so its counts still match its ledger.
+    as a fetch run run again is, so its counts still match its ledger. `in_flight`: the entry ids of a micro-batch
+    taken and not committed yet, which this one must not take again (`StreamSource.take`).
     """
     folder = RunFolder.of(settings.staging_dir, run_id)
     ensure_schema(settings.store)
@@ -94,7 +96,8 @@ def consume(settings: Settings, run_id: str, source: StreamSource) -> RunFolder:
         return folder
     if folder.consumed.exists():
         return folder
-    docs = source.take(ReadContext(settings.max_input_bytes, known), failing, acknowledge_stored=True)
+    docs = source.take(ReadContext(settings.max_input_bytes, known), failing, acknowledge_stored=True,
+                       in_flight=in_flight)
     rows = [raw_row(doc) for doc in docs]
     run_folder.save_states(folder.source_states, source.states())
     run_folder.write(rows, run_folder.RAW_SCHEMA, folder.consumed)

@@ -46,12 +46,20 @@ class BatchWorkers:
 
     def process(self, batches: list[Path], settings: Settings, today: dt.date | None = None) -> list[Path]:
         """The output folder of each batch, in order."""
+        return self.collect(self.submit(batches, settings, today))
+
+    def submit(self, batches: list[Path], settings: Settings, today: dt.date | None = None) -> list[list[int]]:
+        """Send the batches round-robin and return at once (the workers tag while the caller loads the
+        micro-batch before); `collect` waits for the answers."""
         assigned: list[list[int]] = [[] for _ in self._workers]
         for index, batch in enumerate(batches):
             number = index % len(self._workers)
             _send(self._stdin(number), (batch, settings, today))
             assigned[number].append(index)
-        results: list[Path | None] = [None] * len(batches)
+        return assigned
+
+    def collect(self, assigned: list[list[int]]) -> list[Path]:
+        results: list[Path | None] = [None] * sum(map(len, assigned))
         for number, indexes in enumerate(assigned):
             for index in indexes:
                 results[index] = self._answer(number)
