@@ -63,7 +63,8 @@ class StreamRun:
     acknowledged: Acknowledged
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall-clock seconds of each step (consume, plan, process, load, acknowledge): where a micro-batch's time
-    goes, in the drain's log."""
+    goes, in the drain's log. In a pipelined drain `process` is what was left to wait for after the previous
+    micro-batch's load."""
 
     def line(self) -> str:
         pending = "unknown" if self.taken.pending is None else str(self.taken.pending)
