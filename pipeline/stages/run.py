@@ -78,13 +78,10 @@ class StepClock:
 
 
 def run_planned(plan: Plan, settings: Settings, today: dt.date | None = None,
-                pool: BatchWorkers | None = None, clock: StepClock | None = None) -> RunSummary:
+                clock: StepClock | None = None) -> RunSummary:
     clock = clock or StepClock()
     with clock("process"):
-        if pool is None:
-            processed = [process_batch(batch, settings, today) for batch in plan.batches]
-        else:
-            processed = pool.process(list(plan.batches), settings, today)
+        processed = [process_batch(batch, settings, today) for batch in plan.batches]
     with clock("load"):
         summary = load(plan, processed, settings)
     plan.folder.remove()
@@ -109,6 +106,13 @@ class StreamDrain:
     @property
     def acknowledged(self) -> int:
         return sum(done.acknowledged.acknowledged for done in self.runs)
+
+    def add(self, done: StreamRun, on_batch: Callable[[StreamRun], None] | None) -> None:
+        """A micro-batch that took entries, loaded and acknowledged."""
+        self.runs.append(done)
+        self.last = done
+        if on_batch:
+            on_batch(done)
 
     def to_xcom(self) -> dict[str, Any]:
         """The run's lag as the stream DAG publishes it: totals over the micro-batches, the backlog after the last."""
@@ -144,20 +148,27 @@ def _drain(source: StreamSource, settings: Settings, run_prefix: str, max_run_se
     number = 0
     while time.monotonic() - started < max_run_seconds:
         done = run_stream(source, settings, f"{run_prefix}.{number + 1:04d}")
-        drained.last = done
         if done.taken.consumed:
             number += 1
-            drained.runs.append(done)
+            drained.add(done, on_batch)
             idle_since = None
-            if on_batch:
-                on_batch(done)
             continue
-        now = time.monotonic()
-        idle_since = now if idle_since is None else idle_since
-        if now - idle_since >= idle_seconds:
+        drained.last = done
+        idle_since = _idle_since(idle_since, idle_seconds)
+        if idle_since is None:
             break
-        time.sleep(IDLE_POLL_SECONDS)
     return drained
+
+
+def _idle_since(since: float | None, idle_seconds: float) -> float | None:
+    """When the stream, found empty now, became empty (after a pause of `IDLE_POLL_SECONDS` before the next
+    look), or None once it has been empty for `idle_seconds`: the drain ends."""
+    now = time.monotonic()
+    since = now if since is None else since
+    if now - since >= idle_seconds:
+        return None
+    time.sleep(IDLE_POLL_SECONDS)
+    return since
 
 
 @dataclass
@@ -211,11 +222,7 @@ def _drain_pipelined(source: StreamSource, settings: Settings, run_prefix: str, 
         staged = (_stage(source, settings, f"{run_prefix}.{number + 1:04d}", pool,
                          ready.entry_ids if ready else frozenset()) if more else None)
         if ready is not None:
-            done = _finish(ready, settings, source)
-            drained.runs.append(done)
-            drained.last = done
-            if on_batch:
-                on_batch(done)
+            drained.add(_finish(ready, settings, source), on_batch)
             ready = None
         if staged is None:
             break
@@ -228,9 +235,7 @@ def _drain_pipelined(source: StreamSource, settings: Settings, run_prefix: str, 
             ready = staged
             continue
         drained.last = _finish(staged, settings, source)
-        now = time.monotonic()
-        idle_since = now if idle_since is None else idle_since
-        if now - idle_since >= idle_seconds:
+        idle_since = _idle_since(idle_since, idle_seconds)
+        if idle_since is None:
             break
-        time.sleep(IDLE_POLL_SECONDS)
     return drained

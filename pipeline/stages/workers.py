@@ -27,7 +27,8 @@ class WorkerFailed(RuntimeError):
 
 
 class BatchWorkers:
-    """`count` processing processes, started at once; `process` spreads batches over them round-robin."""
+    """`count` processing processes, started at once; `submit` spreads batches over them round-robin, `collect`
+    waits for their answers."""
 
     def __init__(self, count: int, model_name: str):
         self._workers: list[subprocess.Popen[bytes]] = []
@@ -44,10 +45,6 @@ class BatchWorkers:
     def __len__(self) -> int:
         return len(self._workers)
 
-    def process(self, batches: list[Path], settings: Settings, today: dt.date | None = None) -> list[Path]:
-        """The output folder of each batch, in order."""
-        return self.collect(self.submit(batches, settings, today))
-
     def submit(self, batches: list[Path], settings: Settings, today: dt.date | None = None) -> list[list[int]]:
         """Send the batches round-robin and return at once (the workers tag while the caller loads the
         micro-batch before); `collect` waits for the answers."""
@@ -59,6 +56,7 @@ class BatchWorkers:
         return assigned
 
     def collect(self, assigned: list[list[int]]) -> list[Path]:
+        """The output folder of each batch `submit` sent, in order."""
         results: list[Path | None] = [None] * sum(map(len, assigned))
         for number, indexes in enumerate(assigned):
             for index in indexes:
