@@ -9,14 +9,17 @@ Each phase ends when every entry it published is visible; the next starts on an 
 publishes while a `news_ingest` replay of `--replay` inputs runs at the same time, sharing the writer pool.
 
 Reported per phase: entries, p50/p95/max latency in seconds, the highest lag the runs published (entries
-pending after a run) and the number of stream runs. The reader polls every `--poll` seconds, so latencies are
-late by up to that much.
+pending after a run) and the number of stream runs. The reader polls every `--poll` seconds on one read-only
+connection it keeps, as an analyst's notebook would (connecting afresh costs 0.16 CPU-s a poll, a sixth of this
+machine at two polls a second), so latencies are late by up to that much. Then where the machine's CPU went in
+the phase, per component (`CpuMeter`): the capacity the 10/s target has to fit in.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import tempfile
@@ -25,6 +28,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 from pipeline.settings import PROJECT_ROOT
 from pipeline.sources.stream import RedisStreamLog, entry_order, stream_doc_key
@@ -48,6 +53,8 @@ class Phase:
     runs: int = 0
     max_lag: int | None = None
     replay_state: str | None = None
+    cpu: str = ""
+    """CPU seconds per component while the phase ran (`CpuMeter.line`)."""
 
     def latencies(self) -> list[float]:
         return sorted(self.visible[key] - at for key, at in self.published.items() if key in self.visible)
@@ -82,14 +89,89 @@ def publish(log: RedisStreamLog, stream: str, phase: Phase, texts: list[str]) ->
         phase.published[stream_doc_key(stream, entry)] = entry_order(entry)[0] / 1000
 
 
+class CpuMeter:
+    """CPU seconds the machine spent, and each component's share, from `start` to `stop`: every process of the
+    cluster's components and their children (a Celery worker's task processes, a drain's processing workers),
+    the PostgreSQL and Redis servers, and this process (producer and reader). Sampled every `interval` seconds,
+    so a process that lived less than that between two samples is counted in "machine" only."""
+
+    def __init__(self, cluster: AirflowCluster, interval: float = 2.0):
+        self._cluster = cluster
+        self._interval = interval
+        self._seen: dict[int, tuple[str, float, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._machine = psutil.cpu_times()
+        self._started = time.time()
+
+    def start(self) -> CpuMeter:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.sample()
+
+    def sample(self) -> None:
+        for process, component in self._processes():
+            try:
+                with process.oneshot():
+                    times = process.cpu_times()
+                    used = times.user + times.system
+                    born = process.create_time()
+            except psutil.Error:
+                continue
+            first = self._seen.get(process.pid, (component, 0.0 if born >= self._started else used, 0.0))[1]
+            self._seen[process.pid] = (component, first, used)
+
+    def _processes(self) -> list[tuple[psutil.Process, str]]:
+        found = [(psutil.Process(), "bench (producer, reader)")]
+        for name, popen in self._cluster.processes.items():
+            try:
+                root = psutil.Process(popen.pid)
+                children = root.children(recursive=True)
+            except psutil.Error:
+                continue
+            component = "celery workers" if name.startswith("worker-") else name
+            found.append((root, component))
+            for child in children:
+                try:
+                    processing = "pipeline.stages.workers" in " ".join(child.cmdline())
+                except psutil.Error:
+                    continue
+                found.append((child, "processing workers" if processing else component))
+        servers = ("postgres", "redis-server")
+        found.extend((process, process.info["name"]) for process in psutil.process_iter(["name"])
+                     if process.info["name"] in servers)
+        return found
+
+    def stop(self) -> str:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+        now = psutil.cpu_times()
+        busy = sum(now) - now.idle - getattr(now, "iowait", 0.0) - (
+            sum(self._machine) - self._machine.idle - getattr(self._machine, "iowait", 0.0))
+        capacity = (time.time() - self._started) * (os.cpu_count() or 1)
+        shares: dict[str, float] = {}
+        for component, first, last in self._seen.values():
+            shares[component] = shares.get(component, 0.0) + last - first
+        parts = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(shares.items(), key=lambda kv: -kv[1]))
+        return f"CPU s: machine {busy:.0f} of {capacity:.0f} ({busy / capacity:.0%}); {parts}"
+
+
 def watch(cluster: AirflowCluster, stream: str, phase: Phase, poll: float, timeout: float) -> None:
     """Poll the store until every entry published in the phase has its ledger row (or `timeout` after the
-    producer stops)."""
+    producer stops), on one read-only connection: each query sees the latest committed snapshot."""
+    with connect(cluster.store, read_only=True) as con:
+        _watch(con, stream, phase, poll, timeout)
+
+
+def _watch(con, stream: str, phase: Phase, poll: float, timeout: float) -> None:
     prefix = stream_doc_key(stream, "")
     deadline = None
     while True:
-        with connect(cluster.store, read_only=True) as con:
-            keys = con.execute("SELECT doc_key FROM ingest_log WHERE starts_with(doc_key, ?)", [prefix]).fetchall()
+        keys = con.execute("SELECT doc_key FROM ingest_log WHERE starts_with(doc_key, ?)", [prefix]).fetchall()
         now = time.time()
         for (key,) in keys:
             phase.visible.setdefault(key, now)
@@ -145,11 +227,13 @@ def run_phase(cluster: AirflowCluster, log: RedisStreamLog, stream: str, phase: 
         replay_id = cluster.trigger("news_ingest", {"sources": [str(inbox)], "batch_size": 100,
                                                     "fail_on_quality": False})
     producer = threading.Thread(target=publish, args=(log, stream, phase, texts), daemon=True)
+    meter = CpuMeter(cluster).start()
     producer.start()
     watch(cluster, stream, phase, poll, timeout=900)
     producer.join()
     if replay_id:
         phase.replay_state = cluster.wait_for_runs("news_ingest", [replay_id], timeout=3600)[replay_id]
+    phase.cpu = meter.stop()
     phase.runs, phase.max_lag = stream_runs(cluster, since)
 
 
@@ -191,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                     run_phase(cluster, log, stream, phase, texts[used:used + count], root, args.poll)
                     used += count
                     print(phase.line(), flush=True)
+                    print(f"  {phase.cpu}", flush=True)
                 medians = task_medians(cluster)
         finally:
             log.delete()
@@ -201,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'phase':<28} {'entries':>7} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'lag':>7} {'runs':>5} {'unseen':>6}")
     for phase in phases:
         print(phase.line())
+    for phase in phases:
+        print(f"{phase.label}: {phase.cpu}")
     print(f"median seconds per stream task: {medians}")
     return 0
 
