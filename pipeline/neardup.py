@@ -200,17 +200,18 @@ def signature(body: str) -> Signature | None:
     return minhash(shingles) if len(shingles) else None
 
 
-def similarity(a: Signature, b: Signature) -> float:
-    """Estimated Jaccard, or containment of the shorter in the longer when their sizes are within 2×.
+def similarities(a: Signature, others: list[Signature]) -> np.ndarray:
+    """Estimated Jaccard of `a` with each of `others`, or containment of the shorter in the longer when their sizes
+    are within 2×, in one pass over all of them (a new article of a big story has a hundred candidates).
 
     Containment is |A∩B| / min(|A|, |B|) with |A∩B| = J·(|A| + |B|) / (1 + J), J estimated as the share of equal
     minima; it is never below J.
     """
-    jaccard = float(np.mean(a.minima == b.minima))
-    small, large = sorted((a.shingles, b.shingles))
-    if small < CONTAINMENT_MIN_RATIO * large:
-        return jaccard
-    return min(1.0, jaccard * (a.shingles + b.shingles) / ((1 + jaccard) * small))
+    jaccard = (np.stack([other.minima for other in others]) == a.minima).mean(axis=1)
+    sizes = np.array([other.shingles for other in others], dtype=np.float64)
+    small, large = np.minimum(sizes, a.shingles), np.maximum(sizes, a.shingles)
+    containment = np.minimum(1.0, jaccard * (a.shingles + sizes) / ((1 + jaccard) * small))
+    return np.where(small < CONTAINMENT_MIN_RATIO * large, jaccard, containment)
 
 
 class NearDupIndex:
@@ -279,9 +280,12 @@ class NearDupIndex:
         sig, keys = self._signed(body)
         if sig is None:
             return None
-        scored = ((-similarity(sig, other), article_id)
-                  for article_id, other in self._candidates(keys, body in self._prefetched).items())
-        best = min(((s, a) for s, a in scored if -s >= self.threshold), default=None)
+        candidates = self._candidates(keys, body in self._prefetched)
+        if not candidates:
+            return None
+        scores = similarities(sig, list(candidates.values()))
+        best = min(((-score, article_id) for score, article_id in zip(scores.tolist(), candidates, strict=True)
+                    if score >= self.threshold), default=None)
         return NearMatch(best[1], -best[0]) if best else None
 
     def add(self, article_id: str, body: str) -> None:

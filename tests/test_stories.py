@@ -13,7 +13,16 @@ from pipeline import stories
 from pipeline.settings import load_settings
 from pipeline.stages.run import run_pipeline
 from pipeline.store import Store, connect
-from pipeline.stories import Doc, Evidence, _cosine, _idf, _overlap, _Pool, _tfidf, assign_stories, same_story
+from pipeline.stories import (
+    Doc,
+    Evidence,
+    _idf,
+    _Pool,
+    _tfidf,
+    _Weights,
+    assign_stories,
+    same_story,
+)
 from tests.conftest import SEEDS
 from tests.support.stores import copy_store
 
@@ -108,15 +117,19 @@ def test_pruning_meets_every_pair_the_rule_accepts(monkeypatch, window_days):
     monkeypatch.setattr(stories, "MAX_COMPARED", len(docs := synthetic_docs(300)))
     idf = _idf(docs)
     vectors = {d.article_id: _tfidf(d.terms, idf) for d in docs}
+    texts = _Weights(vectors)
+    entities = _Weights({d.article_id: d.entities for d in docs})
     pool = _Pool(idf, docs, window_days)
     accepted = met = compared = 0
     for position, doc in enumerate(docs):
         earlier = {d.article_id for d in docs[:position]}
         meeting = set(pool.meeting(doc, vectors[doc.article_id], stored=earlier, decided=()))
         compared += len(meeting)
-        for other in docs[:position]:
-            evidence = Evidence(_cosine(vectors[doc.article_id], vectors[other.article_id]),
-                                _overlap(doc.entities, other.entities))
+        earlier_ids = [other.article_id for other in docs[:position]]
+        scores = zip(docs[:position], texts.cosines(doc.article_id, earlier_ids),
+                     entities.overlaps(doc.article_id, earlier_ids), strict=True)
+        for other, text, overlap in scores:
+            evidence = Evidence(text, overlap)
             if same_story(doc, other, evidence, window_days):
                 accepted += 1
                 met += other.article_id in meeting
