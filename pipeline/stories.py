@@ -120,7 +120,7 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str],
     if not new:
         return assigned
     candidates = _candidates(con, new, window_days)
-    compared = {c for ids in candidates.values() for c in ids}
+    compared = candidates.window | {c for ids in candidates.by_entities.values() for c in ids}
     docs = _docs(con, [*new, *compared])
     known = _story_ids(con, compared | {d.version_of for d in docs.values() if d.version_of})
     decided = _decide([docs[a] for a in new], candidates, docs, known, window_days)
@@ -128,7 +128,7 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str],
     return {**assigned, **decided}
 
 
-def _decide(new: list[Doc], candidates: dict[str, set[str]], docs: dict[str, Doc],
+def _decide(new: list[Doc], candidates: _Candidates, docs: dict[str, Doc],
             known: dict[str, str], window_days: int) -> dict[str, str]:
     """story_id for each new doc, in the given order, each seeing the stories given before it.
 
@@ -149,7 +149,7 @@ def _decide(new: list[Doc], candidates: dict[str, set[str]], docs: dict[str, Doc
             decided[doc.article_id] = story[doc.article_id] = story[doc.version_of]
             pool.add(doc, vectors[doc.article_id])
             continue
-        stored = candidates.get(doc.article_id, set())
+        stored = candidates.of(doc)
         best = None
         met = sorted(pool.meeting(doc, vectors[doc.article_id], stored, decided))
         scores = zip(met, texts.cosines(doc.article_id, met).tolist(),
@@ -240,38 +240,62 @@ def _prefix(mass: dict[str, float], rank: dict[str, int], limit: float) -> list[
     return prefix
 
 
-def _candidates(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int) -> dict[str, set[str]]:
-    """Already-assigned articles worth comparing with each new one: dated within the window, or, when either is
-    undated, sharing at least `MIN_SHARED_ENTITIES` tagged entities (the most-sharing first, capped)."""
+@dataclass(frozen=True)
+class _Candidates:
+    """The already-assigned articles the new ones may be compared with: `window`, every one dated within the window
+    of some new article (the `_Pool` then meets a dated article only with those of its own window's days), and
+    `by_entities`, per new article, those sharing at least `MIN_SHARED_ENTITIES` tagged entities when either is
+    undated (the most-sharing first, capped). Kept apart, not as one set per pair: the window of a busy day holds
+    thousands of articles, and every new article of a load shares most of it."""
+
+    window: set[str]
+    by_entities: dict[str, set[str]]
+
+    def of(self, doc: Doc) -> Container[str]:
+        shared = self.by_entities.get(doc.article_id, set())
+        return _Either(self.window, shared) if doc.published else shared
+
+
+@dataclass(frozen=True)
+class _Either:
+    first: Container[str]
+    second: Container[str]
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.first or item in self.second
+
+
+def _candidates(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int) -> _Candidates:
     con.register("story_new", pa.table({"article_id": pa.array(new, pa.string())}))
     labels = list(LABEL_WEIGHTS)
+    window = {row[0] for row in con.execute(
+        "WITH days AS (SELECT DISTINCT published_at AS day FROM articles WHERE published_at IS NOT NULL AND "
+        "  article_id IN (SELECT article_id FROM story_new)) "
+        "SELECT a.article_id FROM articles a WHERE a.story_id IS NOT NULL AND EXISTS (SELECT 1 FROM days "
+        f"  WHERE a.published_at BETWEEN days.day - {int(window_days)} AND days.day + {int(window_days)})").fetchall()}
     rows = con.execute(
         "WITH n AS (SELECT article_id, published_at FROM articles WHERE article_id IN (SELECT article_id FROM "
-        "story_new)) "
-        "SELECT n.article_id, a.article_id FROM n JOIN articles a ON a.story_id IS NOT NULL "
-        f"AND a.published_at BETWEEN n.published_at - {int(window_days)} AND n.published_at + {int(window_days)} "
-        "UNION "
-        "SELECT new_id, old_id FROM ("
+        "story_new)), "
         # The new articles' distinct entities, then the entities rare enough to say which event an article is about,
         # then the assigned articles naming them: pairs are counted once per article, never per mention.
-        "  WITH nm AS (SELECT DISTINCT m.article_id, m.entity_id, n.published_at IS NULL AS undated "
-        "    FROM n JOIN entity_mentions m ON m.article_id = n.article_id AND m.label = ANY(?)), "
-        "  rare AS (SELECT entity_id FROM entity_mentions WHERE entity_id IN (SELECT entity_id FROM nm) "
-        f"    GROUP BY entity_id HAVING count(DISTINCT article_id) <= {MAX_ENTITY_ARTICLES}), "
-        "  om AS (SELECT DISTINCT m.article_id, m.entity_id, a.published_at IS NULL AS undated "
-        "    FROM entity_mentions m JOIN articles a ON a.article_id = m.article_id AND a.story_id IS NOT NULL "
-        "    WHERE m.entity_id IN (SELECT entity_id FROM rare)) "
-        "  SELECT nm.article_id AS new_id, om.article_id AS old_id, count(*) AS shared "
-        "  FROM nm JOIN om ON om.entity_id = nm.entity_id AND om.article_id <> nm.article_id "
-        "  WHERE nm.undated OR om.undated GROUP BY nm.article_id, om.article_id "
-        f"  HAVING shared >= {MIN_SHARED_ENTITIES} "
-        f"  QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY shared DESC, old_id) <= {MAX_UNDATED_CANDIDATES}"
-        ")", [labels]).fetchall()
+        "nm AS (SELECT DISTINCT m.article_id, m.entity_id, n.published_at IS NULL AS undated "
+        "  FROM n JOIN entity_mentions m ON m.article_id = n.article_id AND m.label = ANY(?)), "
+        "rare AS (SELECT entity_id FROM entity_mentions WHERE entity_id IN (SELECT entity_id FROM nm) "
+        f"  GROUP BY entity_id HAVING count(DISTINCT article_id) <= {MAX_ENTITY_ARTICLES}), "
+        "om AS (SELECT DISTINCT m.article_id, m.entity_id, a.published_at IS NULL AS undated "
+        "  FROM entity_mentions m JOIN articles a ON a.article_id = m.article_id AND a.story_id IS NOT NULL "
+        "  WHERE m.entity_id IN (SELECT entity_id FROM rare)) "
+        "SELECT nm.article_id AS new_id, om.article_id AS old_id, count(*) AS shared "
+        "FROM nm JOIN om ON om.entity_id = nm.entity_id AND om.article_id <> nm.article_id "
+        "WHERE nm.undated OR om.undated GROUP BY nm.article_id, om.article_id "
+        f"HAVING shared >= {MIN_SHARED_ENTITIES} "
+        f"QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY shared DESC, old_id) <= {MAX_UNDATED_CANDIDATES}",
+        [labels]).fetchall()
     con.unregister("story_new")
-    found: dict[str, set[str]] = defaultdict(set)
-    for new_id, old_id in rows:
-        found[new_id].add(old_id)
-    return found
+    by_entities: dict[str, set[str]] = defaultdict(set)
+    for new_id, old_id, _ in rows:
+        by_entities[new_id].add(old_id)
+    return _Candidates(window, by_entities)
 
 
 def _story_ids(con: duckdb.DuckDBPyConnection, article_ids: set[str]) -> dict[str, str]:
