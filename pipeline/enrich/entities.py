@@ -171,9 +171,10 @@ def _candidates(doc: Doc, text: str) -> list[_Span]:
 
     ``text`` is ``doc.text``, passed in because spaCy rebuilds it from the tokens on every access.
     """
-    lone_persons = {canonical_key(e.text) for e in doc.ents if e.label_ == "PERSON" and len(e) == 1}
+    ents = doc.ents  # spaCy builds the tuple from every token on each access
+    lone_persons = {canonical_key(e.text) for e in ents if e.label_ == "PERSON" and len(e) == 1}
     spans = []
-    for ent in doc.ents:
+    for ent in ents:
         if ent.label_ not in KEPT_LABELS:
             continue
         for start, end in _split_lines(text, ent.start_char, _extend_cut_name(ent, text, lone_persons)):
