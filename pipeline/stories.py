@@ -310,22 +310,23 @@ def _docs(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, D
     whose terms this process has not cut before: `TERMS_CACHED`)."""
     rows = con.execute("SELECT article_id, published_at, title, content_hash, version_of FROM articles "
                        "WHERE article_id = ANY(?)", [article_ids]).fetchall()
-    missing = [article_id for article_id, _, title, content_hash, _ in rows
-               if (article_id, content_hash, title) not in _terms_cache]
+    terms = {article_id: _terms_cache[key] for article_id, _, title, content_hash, _ in rows
+             if (key := (article_id, content_hash, title)) in _terms_cache}
+    missing = [row[0] for row in rows if row[0] not in terms]
     if missing:
         for article_id, title, content_hash, body in con.execute(
                 "SELECT article_id, title, content_hash, body FROM articles WHERE article_id = ANY(?)",
                 [missing]).fetchall():
-            _cache_terms((article_id, content_hash, title), _terms(title, body))
+            terms[article_id] = _terms(title, body)
+            _cache_terms((article_id, content_hash, title), terms[article_id])
     mentions = con.execute(
         "SELECT article_id, entity_id, label, count(*) FROM entity_mentions WHERE article_id = ANY(?) "
         "AND label = ANY(?) GROUP BY ALL", [article_ids, list(LABEL_WEIGHTS)]).fetchall()
     counts: dict[str, dict[str, tuple[str, int]]] = defaultdict(dict)
     for article_id, entity_id, label, n in mentions:
         counts[article_id][entity_id] = (label, n)
-    return {article_id: Doc(article_id, published, _terms_cache[article_id, content_hash, title],
-                            _entity_weights(counts[article_id]), version_of)
-            for article_id, published, title, content_hash, version_of in rows}
+    return {article_id: Doc(article_id, published, terms[article_id], _entity_weights(counts[article_id]), version_of)
+            for article_id, published, _, _, version_of in rows}
 
 
 def _cache_terms(key: tuple[str, str, str | None], terms: Counter) -> None:

@@ -78,6 +78,19 @@ def test_a_later_article_joins_a_stored_story(con):
     assert assign_stories(con, [ids["001"]]) == {ids["001"]: ids["003"]}
 
 
+def test_a_load_comparing_more_articles_than_the_terms_cache_holds_decides_alike(con, monkeypatch):
+    """The terms cache only saves work: with room for one article, every load still reads each article's terms
+    (a window larger than the cache once evicted terms the same call was about to use)."""
+    ids = seed_ids(con)
+    con.execute("UPDATE articles SET story_id = NULL")
+    con.execute("DELETE FROM stories")
+    monkeypatch.setattr(stories, "TERMS_CACHED", 1)
+    monkeypatch.setattr(stories, "_terms_cache", {})
+    assert assign_stories(con, [ids["003"], ids["000"]]) == {ids["003"]: ids["003"], ids["000"]: ids["000"]}
+    assert assign_stories(con, [ids["001"], ids["002"]])[ids["001"]] == ids["003"]
+    assert len(stories._terms_cache) == 1
+
+
 def test_stories_rows_summarise_their_articles(con):
     ids = seed_ids(con)
     assign_stories(con, list(ids.values()))
