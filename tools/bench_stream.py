@@ -54,7 +54,7 @@ class Phase:
     max_lag: int | None = None
     replay_state: str | None = None
     cpu: str = ""
-    """CPU seconds per component while the phase ran (`CpuMeter.line`)."""
+    """CPU seconds per component while the phase ran (`CpuMeter.stop`)."""
 
     def latencies(self) -> list[float]:
         return sorted(self.visible[key] - at for key, at in self.published.items() if key in self.visible)
@@ -163,25 +163,21 @@ class CpuMeter:
 def watch(cluster: AirflowCluster, stream: str, phase: Phase, poll: float, timeout: float) -> None:
     """Poll the store until every entry published in the phase has its ledger row (or `timeout` after the
     producer stops), on one read-only connection: each query sees the latest committed snapshot."""
-    with connect(cluster.store, read_only=True) as con:
-        _watch(con, stream, phase, poll, timeout)
-
-
-def _watch(con, stream: str, phase: Phase, poll: float, timeout: float) -> None:
     prefix = stream_doc_key(stream, "")
     deadline = None
-    while True:
-        keys = con.execute("SELECT doc_key FROM ingest_log WHERE starts_with(doc_key, ?)", [prefix]).fetchall()
-        now = time.time()
-        for (key,) in keys:
-            phase.visible.setdefault(key, now)
-        if phase.published and phase.published.keys() <= phase.visible.keys() and deadline is not None:
-            return
-        if deadline is not None and time.monotonic() > deadline:
-            return
-        if deadline is None and _producer_done(phase):
-            deadline = time.monotonic() + timeout
-        time.sleep(poll)
+    with connect(cluster.store, read_only=True) as con:
+        while True:
+            keys = con.execute("SELECT doc_key FROM ingest_log WHERE starts_with(doc_key, ?)", [prefix]).fetchall()
+            now = time.time()
+            for (key,) in keys:
+                phase.visible.setdefault(key, now)
+            if phase.published and phase.published.keys() <= phase.visible.keys() and deadline is not None:
+                return
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            if deadline is None and _producer_done(phase):
+                deadline = time.monotonic() + timeout
+            time.sleep(poll)
 
 
 def _producer_done(phase: Phase) -> bool:
