@@ -19,6 +19,7 @@ part is the `process` task, mapped over batches.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -219,7 +220,11 @@ class KafkaStreamLog:
         return Backlog(pending, None if oldest is None else round(max(0.0, time.time() - oldest), 3))
 
     def publish(self, docs: Iterable[bytes]) -> list[str]:
-        """Produce each doc as one message (partitioned by the client), waiting for every delivery."""
+        """Produce each doc as one message, waiting for every delivery.
+
+        Keyed by a hash of the doc: without a key librdkafka's sticky partitioner sends a whole quick burst to one
+        partition, so consumers of the other partitions idle; with it the docs spread over every partition and
+        exact repeats land in the same one, behind their first copy."""
         from confluent_kafka import KafkaException, Producer
 
         producer = Producer({**self._common, "enable.idempotence": True})
@@ -234,7 +239,8 @@ class KafkaStreamLog:
 
         try:
             for doc in docs:
-                producer.produce(self.stream, value=doc, on_delivery=report)
+                producer.produce(self.stream, value=doc, key=hashlib.blake2b(doc, digest_size=8).digest(),
+                                 on_delivery=report)
                 producer.poll(0)
             left = producer.flush(TIMEOUT_SECONDS * 3)
         except KafkaException as error:
