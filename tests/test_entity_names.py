@@ -56,6 +56,49 @@ def test_a_county_a_company_and_a_field_label_are_not_people(nlp):
     assert not persons & {"Surrey", "Kent", "Attendance", "Kloof Gold Mining Co", "Manchester United"}
 
 
+def persons_in(nlp, body: str, title: str | None = None) -> set[str]:
+    (mentions,) = tag_entities(nlp, [(title, body)])
+    return {m.canonical for m in mentions if m.label == "PERSON"}
+
+
+def test_teams_of_results_standings_and_fixture_lines_are_organisations(nlp):
+    body = ("Results of Scottish league matches on Saturday:\n\nOrrell 13 Bath 56\n\n"
+            "Pohang 3 Ulsan 2 (halftime 1-0)\n\n"
+            "Borac 1 Mladost (L) 2\n\nGreenock Morton 3 2 0 1 5 2 6\n\nSt Johnstone 2 1 1 0 3 0 4\n\n"
+            "Postponed: Birmingham v Barnsley, East Fife v\n\nClydebank.")
+    (mentions,) = tag_entities(nlp, [(None, body)])
+    assert not {m.canonical for m in mentions if m.label == "PERSON"}
+    organisations = {m.canonical for m in mentions if m.label == "ORG"}
+    assert {"Pohang", "Ulsan", "Birmingham", "Barnsley"} <= organisations
+
+
+def test_golf_rounds_and_results_by_country_still_name_people(nlp):
+    body = ("Leading scores:\n\nPhillip Price 72 76 74 69 291\n\n1. Michelle Freeman (Jamaica) 12.71\n\n"
+            "Pete Sampras (U.S.) beat Todd Martin (U.S.) 6-4 6-2")
+    assert {"Phillip Price", "Michelle Freeman", "Pete Sampras", "Todd Martin"} <= persons_in(nlp, body)
+
+
+def test_a_table_label_and_a_town_are_not_people(nlp):
+    body = ("Six people were injured in the blast in the town of Staouelli, the report said.\n\n"
+            "Avg shrs 4,841 3,990\n\n-- Reuters Ottawa Bureau (613) 235-6745")
+    assert not persons_in(nlp, body)
+
+
+def test_a_name_inside_an_organisations_name_is_the_organisation_unless_it_ends_a_persons(nlp):
+    company = ("Jones Medical Industries Inc said Friday it completed the acquisition of Daniels Pharmaceuticals Inc "
+               "for about 2,960,000 shares of Jones common stock.\n\nJones stock closed down 1/8 at 40 Friday.")
+    person = "Paula Jones said Jones Medical Industries Inc was not involved. Jones said so on Friday."
+    by_company, by_person = tag_entities(nlp, [(None, company), (None, person)])
+    assert {(m.surface, m.label) for m in by_company if m.surface == "Jones"} == {("Jones", "ORG")}
+    assert {(m.canonical, m.label) for m in by_person if m.surface == "Jones"} == {("Paula Jones", "PERSON")}
+
+
+def test_a_name_cut_by_a_particle_or_in_two_is_joined(nlp):
+    body = ("Zairean Prime Minister Kengo wa Dondo said at the end of a visit to Rwanda that talks went well.\n\n"
+            "Speaker Habib Boulares arrived to represent President Zine al-Abidine Ben Ali at the celebrations.")
+    assert {"Kengo wa Dondo", "Zine al-Abidine Ben Ali"} <= persons_in(nlp, body)
+
+
 def test_a_surname_joins_the_full_name_that_dominates_it():
     articles = [article("Donald Trump")] * 9 + [article("Melania Trump"), article("Trump"), article("Trump")]
     resolved = resolve_corpus(articles, known={})

@@ -245,3 +245,20 @@ def test_comma_separated_site_and_date_tail_is_dropped() -> None:
     assert extract_text(text).title == "Kenia: Nairobi von unten"
     plain = _page("Rain, wind and snow: the week ahead, in pictures")
     assert extract_text(plain).title == "Rain, wind and snow: the week ahead, in pictures"
+
+
+def test_a_results_story_whose_prose_is_a_small_part_keeps_its_table() -> None:
+    prose = ("Italy won the team pursuit in a world record time on Saturday, beating Russia by more than five seconds "
+             "in front of a full house at the velodrome. ") * 3
+    table = "\n\n".join(f"{rank}. Rider Number{rank} (France) 3:3{rank}.526" for rank in range(1, 25))
+    text = f"CYCLING - WORLD TRACK CHAMPIONSHIP RESULTS.\n\nMANCHESTER 1996-08-31\n\n{prose}\n\n{table}\n"
+    extraction = extract_text(text)
+    assert extraction.body_rule == "whole text"
+    assert "Rider Number24 (France)" in extraction.body and prose.strip() in extraction.body
+
+
+def test_a_story_that_is_mostly_prose_keeps_only_its_prose() -> None:
+    prose = ("The central bank left its main rate unchanged on Thursday, saying inflation was easing faster than it "
+             "had expected and the economy was growing at a steady pace. ") * 4
+    text = f"Bank holds rates.\n\nLONDON 1996-08-31\n\n{prose}\n\nShare\n\nPrint\n"
+    assert extract_text(text).body_rule == "prose"

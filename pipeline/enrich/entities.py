@@ -23,9 +23,12 @@ from pipeline.enrich.linking import Linker, display_name, majority_label
 from pipeline.enrich.list_names import (
     after_demonym,
     is_field_label,
+    is_named_as_place,
     is_organisation_name,
     is_place_name,
+    is_table_label,
     list_person_spans,
+    team_spans,
 )
 from pipeline.enrich.names import INNER_POSSESSIVE, canonical_key, curate, is_junk, normalise_name, trim_name
 from pipeline.records import ENTITY_LABELS, Mention
@@ -134,6 +137,12 @@ def _joined(parts: list[Doc]) -> Doc:
     return parts[0] if len(parts) == 1 else Doc.from_docs(parts, ensure_whitespace=False)
 
 
+NAME_PARTICLE = r"(?:wa|bin|ibn|bint|ould|abu|al|el|van|von|de|da|del|della|di|dos|du|la|le)"
+NAME_PARTICLE_GAP = re.compile(rf" {NAME_PARTICLE} ")
+NAME_PARTICLE_TAIL = re.compile(rf" {NAME_PARTICLE} [A-Z][\w'’\-]+")
+"""A lower-case particle and a capitalised word after a person's name: the rest of it (``Kengo wa Dondo``)."""
+
+
 @dataclass(frozen=True)
 class _Span:
     """One candidate mention: offsets into its own text, spaCy's (or the curated) label and the cleaned name."""
@@ -146,8 +155,8 @@ class _Span:
 
 def _article_mentions(body: Doc, title: Doc) -> tuple[Mention, ...]:
     text = body.text
-    body_spans = _with_list_people(_candidates(body, text), text)
-    title_spans = _candidates(title, title.text)
+    body_spans = _with_teams(_with_list_people(_joined_names(_candidates(body, text), text), text), text)
+    title_spans = _joined_names(_candidates(title, title.text), title.text)
     body_spans, title_spans = _places_as_places(body_spans, title_spans)
     resolved = _resolve_article(body_spans + title_spans)
     return tuple(
@@ -184,9 +193,9 @@ def _candidates(doc: Doc, text: str) -> list[_Span]:
                 start = after_demonym(text, start, end)
             start, end = trim_name(text, start, end, ent.label_)
             name = normalise_name(text[start:end])
-            if not is_junk(name) and not is_field_label(text, start, end):
-                name, label = curate(name, ent.label_)
-                spans.append(_Span(start, end, name, label))
+            label = "GPE" if ent.label_ == "PERSON" and is_named_as_place(text, start) else ent.label_
+            if not is_junk(name) and not is_field_label(text, start, end) and not is_table_label(text, start, end):
+                spans.append(_Span(start, end, *curate(name, label)))
     return spans
 
 
@@ -205,17 +214,71 @@ def _with_list_people(spans: list[_Span], text: str) -> list[_Span]:
     return sorted(kept + found, key=lambda s: s.start)
 
 
+def _joined_names(spans: list[_Span], text: str) -> list[_Span]:
+    """A person's name the model cut in two, joined: two PERSON spans one space apart (``Zine al-Abidine`` and
+    ``Ben Ali``), or a PERSON span, a particle and the next span or capitalised word (``Kengo wa Dondo``, where the
+    model read ``Dondo`` as an organisation)."""
+    joined: list[_Span] = []
+    for span in spans:
+        last = joined[-1] if joined else None
+        if last is not None and last.label == "PERSON" and _joins(text[last.end:span.start], span.label):
+            start, end = trim_name(text, last.start, span.end, "PERSON")
+            joined[-1] = _Span(start, end, *curate(normalise_name(text[start:end]), "PERSON"))
+        else:
+            joined.append(span)
+    return [_particle_extended(span, text) if span.label == "PERSON" else span for span in joined]
+
+
+def _joins(gap: str, label: str) -> bool:
+    return (gap == " " and label == "PERSON") or NAME_PARTICLE_GAP.fullmatch(gap) is not None
+
+
+def _particle_extended(span: _Span, text: str) -> _Span:
+    match = NAME_PARTICLE_TAIL.match(text, span.end)
+    if not match:
+        return span
+    start, end = trim_name(text, span.start, match.end(), "PERSON")
+    return _Span(start, end, *curate(normalise_name(text[start:end]), "PERSON"))
+
+
+def _with_teams(spans: list[_Span], text: str) -> list[_Span]:
+    """The teams of results, standings and fixture lines (`team_spans`) as organisations, in place of the PERSON
+    spans that overlap them (``Pohang 3 Ulsan`` is two teams)."""
+    teams = [(start, end) for start, end in team_spans(text)]
+    if not teams:
+        return spans
+    kept, found = [], {}
+    for span in spans:
+        overlapped = [(a, b) for a, b in teams if span.start < b and a < span.end]
+        if span.label != "PERSON" or not overlapped:
+            kept.append(span)
+            continue
+        for start, end in overlapped:
+            start, end = trim_name(text, start, end, "ORG")
+            name = normalise_name(text[start:end])
+            if not is_junk(name):
+                found[start, end] = _Span(start, end, *curate(name, "ORG"))
+    return sorted(kept + list(found.values()), key=lambda s: s.start)
+
+
 def _places_as_places(*groups: list[_Span]) -> tuple[list[_Span], ...]:
     """A PERSON span naming a place (``Surrey`` in ``Surrey 429-7``) relabelled GPE, unless a full person name in
     the article ends with it (``Washington`` beside ``Malivai Washington``); one holding a company or team word
-    (``Manchester United``) relabelled ORG."""
+    (``Manchester United``), or standing inside a longer organisation's name in the article and ending no full
+    person name (``Jones`` of ``Jones Medical Industries Inc``, ``Ericsson`` of ``LM Ericsson AB``; not a headline
+    in capitals the model took for one), relabelled ORG."""
     tails = {canonical_key(s.name).split()[-1] for group in groups for s in group
              if s.label == "PERSON" and " " in s.name.strip()}
+    organisations = {f" {canonical_key(s.name)} " for group in groups for s in group
+                     if s.label == "ORG" and not s.name.isupper()}
+
+    def inside_organisation(key: str) -> bool:
+        return key not in tails and any(f" {key} " in name and name != f" {key} " for name in organisations)
 
     def relabelled(span: _Span) -> _Span:
         if span.label != "PERSON":
             return span
-        if is_organisation_name(span.name):
+        if is_organisation_name(span.name) or inside_organisation(canonical_key(span.name)):
             return replace(span, label="ORG")
         if canonical_key(span.name) not in tails and is_place_name(span.name):
             return replace(span, label="GPE")

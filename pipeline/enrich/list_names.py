@@ -15,6 +15,11 @@ people, a "person" that is a place, and the tail of no full name in the article,
   72 76 74 69``;
 - initials and a surname, ``P. Simmons``, ``T.O'Gorman``, ``A.de Silva``: cricket and golf scorecards name players
   so, and initials that spell a curated name (``U.S.``) are not a person.
+
+Teams are credited in lines of their own, which the model reads as people (``Pohang 3 Ulsan 2``, ``Greenock Morton
+3 2 0 1 5 2 6``, ``Postponed: Birmingham v Barnsley``): `team_spans` finds the team names of results, standings and
+fixture lines, and a "person" there is a team. A table row's label (``Avg shrs 4,841 3,990``, from a company's
+results) is no name, nor is the place a ``town of`` names a person.
 """
 
 from __future__ import annotations
@@ -47,10 +52,30 @@ TEAM_WORDS = frozenset(
 )
 ORGANISATION_WORDS = TEAM_WORDS | frozenset(
     "co corp corporation inc ltd plc spa ag nv gmbh llc holdings holding mining airlines airways motors industries "
-    "stadium party ministry council committee association federation union institute foundation".split()
+    "stadium party ministry council committee association federation union institute foundation bureau newsroom "
+    "newsdesk agency cement steel textiles petroleum chemicals pharmaceuticals electronics breweries brewery "
+    "tobacco insurance securities shipping telecom telecoms telecommunications refinery fertilisers fertilizers "
+    "lamps".split()
 )
 """Words no person's name holds: a PERSON span with one is an organisation (``Kloof Gold Mining Co``,
-``Manchester United``, ``Pirelli SpA``)."""
+``Manchester United``, ``Pirelli SpA``, ``Reuters Ottawa Bureau``, ``Chittagong Cement``)."""
+_TEAM = r"[A-Z][\w'’.&\-]*(?:[ ](?:of[ ])?[A-Za-z][\w'’.&\-]*){0,3}?(?:[ ]\([A-Z]{1,3}\))?"
+"""A team's name in a table: up to four words (``Queen of South``, ``OFK Beograd``), perhaps with the short tag
+that tells two clubs of one name apart (``Mladost (L)``)."""
+RESULT_LINE = re.compile(rf"^(?:\d{{1,3}}\.?[ ]+)?(?P<a>{_TEAM})[ ]\d{{1,3}}[ ]+(?P<b>{_TEAM})[ ]\d{{1,3}}(?:[ ].*)?$",
+                         re.MULTILINE)
+"""``Pohang 3 Ulsan 2 (halftime 1-0)``, ``Orrell 13 Bath 56``: two teams, each followed by its score."""
+STANDINGS_LINE = re.compile(rf"^(?:\d{{1,3}}\.?[ ]+)?(?P<a>{_TEAM})(?P<cells>(?:[ ]+[-+]?\d+(?:\.\d+)?){{5,}})[ ]*$",
+                            re.MULTILINE)
+"""``Greenock Morton 3 2 0 1 5 2 6``: a team and five or more figures (played, won, drawn, lost, goals, points);
+a golfer's four rounds and total (``Phillip Price 72 76 74 69 291``) are all 60 or more, and are left alone."""
+FIXTURE = re.compile(rf"(?P<a>{_TEAM})[ ]vs?\.?\s+(?P<b>{_TEAM})(?=[,;.)]|$)", re.MULTILINE)
+"""``Birmingham v Barnsley``: two teams to meet (a wrapped line may part them)."""
+TABLE_ROW_LABEL = re.compile(r"^[A-Z][a-z]*\.?(?:[ ][a-z][\w.]*)+(?:[ ]+[-+$(]?\d[\d,.]*\)?%?)+[ ]*$", re.MULTILINE)
+"""``Avg shrs 4,841 3,990``: a row of figures whose label is a capitalised word and lower-case ones."""
+PLACE_BEFORE = re.compile(r"\b(?:town|city|village|port|province|region|district|capital|island|county)[ ]of[ ]$",
+                          re.IGNORECASE)
+"""``in the town of Staouelli``: what follows names a place."""
 PLACE_SUFFIXES = ("shire",)
 """Word endings that make a place name (Yorkshire, Leicestershire) whatever the gazetteer holds."""
 
@@ -66,6 +91,32 @@ def list_person_spans(text: str) -> Iterator[tuple[int, int]]:
     for match in INITIALS_AND_SURNAME.finditer(text):
         if canonical_key(match.group("initials")) not in curated_aliases():
             yield match.start(), match.end()
+
+
+def team_spans(text: str) -> Iterator[tuple[int, int]]:
+    """``(start, end)`` of the team names in results, standings and fixture lines of ``text``."""
+    for match in RESULT_LINE.finditer(text):
+        yield match.span("a")
+        yield match.span("b")
+    for match in STANDINGS_LINE.finditer(text):
+        if any(float(cell) < 60 for cell in match.group("cells").split()):
+            yield match.span("a")
+    for match in FIXTURE.finditer(text):
+        yield match.span("a")
+        yield match.span("b")
+
+
+def is_table_label(text: str, start: int, end: int) -> bool:
+    """The span opens a line that is a label and a row of figures (``Avg shrs 4,841 3,990``)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    return start == line_start and TABLE_ROW_LABEL.fullmatch(text, line_start,
+                                                            len(text) if line_end < 0 else line_end) is not None
+
+
+def is_named_as_place(text: str, start: int) -> bool:
+    """The span follows ``town of``, ``province of`` and the like."""
+    return PLACE_BEFORE.search(text, max(0, start - 20), start) is not None
 
 
 def _name_before(text: str, end: int) -> Iterator[tuple[int, int]]:
