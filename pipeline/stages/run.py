@@ -25,6 +25,7 @@ from pipeline.stages.plan import Plan, plan_source
 from pipeline.stages.process import process_batch
 from pipeline.stages.stream import StreamRun, acknowledge, consume, plan_consumed, taken_by
 from pipeline.stages.workers import BatchWorkers
+from pipeline.store import kept_connection
 
 IDLE_POLL_SECONDS = 0.5
 """How often a drain that found the stream empty looks again."""
@@ -133,11 +134,14 @@ def drain_stream(source: StreamSource, settings: Settings, run_prefix: str, max_
     With `workers` > 1, extraction and NER run in that many processes started once for the drain
     (`BatchWorkers`, each loading the model once), each micro-batch cut into that many batches, and the drain is
     pipelined: micro-batch k+1 is taken, planned and sent to the workers before k is loaded, so the workers tag
-    k+1 while this process loads k (loads stay in order; k+1 skips k's entries, which are not committed yet)."""
-    if workers <= 1:
-        return _drain(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch)
-    with BatchWorkers(workers, settings.spacy_model) as pool:
-        return _drain_pipelined(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch, pool)
+    k+1 while this process loads k (loads stay in order; k+1 skips k's entries, which are not committed yet).
+
+    The drain keeps one store connection (`kept_connection`, PostgreSQL catalogs) for all its micro-batches."""
+    with kept_connection(settings.store):
+        if workers <= 1:
+            return _drain(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch)
+        with BatchWorkers(workers, settings.spacy_model) as pool:
+            return _drain_pipelined(source, settings, run_prefix, max_run_seconds, idle_seconds, on_batch, pool)
 
 
 def _drain(source: StreamSource, settings: Settings, run_prefix: str, max_run_seconds: float, idle_seconds: float,
