@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import datetime as dt
+import importlib.metadata
+import json
+import os
 import re
 import subprocess
 import sys
@@ -19,21 +23,58 @@ if TYPE_CHECKING:
     from pipeline.sources.stream import StreamSource
 
 
+DEBUG_VARIABLE = "NEWS_DEBUG"
+"""Set (to anything) to see the traceback of an error the CLI would otherwise report in one line."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; whatever goes wrong is one line on stderr, `news: <what> — <what to do>`, and exit code 2
+    (1 is kept for a failed quality gate), never a traceback unless NEWS_DEBUG is set."""
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = load_settings().with_store(args.store)
-    from pipeline.store import StoreBusy
-
     try:
         return args.handler(args, settings)
-    except StoreBusy as busy:
-        print(f"news: {busy}", file=sys.stderr)
+    except Exception as error:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"news: {explain(error, settings)}", file=sys.stderr)
         return 2
+
+
+def explain(error: Exception, settings: Settings) -> str:
+    """One line saying what went wrong and what to do about it."""
+    import duckdb
+
+    from pipeline.store import StoreBusy
+
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    store = settings.store
+    if isinstance(error, StoreBusy):
+        return first
+    if isinstance(error, FileNotFoundError) and first.startswith("no store at"):
+        return f"{first} — ingest something first (news ingest seeds/) or name the store with --store"
+    if isinstance(error, duckdb.Error):
+        if "lock" in first.lower():
+            return f"the store {store} is locked by another process — wait for it to finish and try again"
+        if (isinstance(error, duckdb.CatalogException | duckdb.IOException | duckdb.InvalidInputException)
+                or "not a database" in first or "DuckLake metadata" in first):
+            return (f"{store} is not a news store ({first.rsplit(': ', 1)[-1]}) — name a DuckLake catalog with "
+                    "--store (default data/news.ducklake), or create one with news ingest")
+        return f"the store {store} failed: {first} — run again with {DEBUG_VARIABLE}=1 to see where"
+    return f"{type(error).__name__}: {first} — run again with {DEBUG_VARIABLE}=1 to see where"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("news-pipeline")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="news", description="News ingestion pipeline.")
+    parser.add_argument("--version", action="version", version=f"news {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="Replay files or folders (.txt, .html, .jsonl, .warc/.arc) "
@@ -98,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "file in sql/queries/ without .sql")
     query.add_argument("--as-of-run", metavar="RUN_ID",
                        help="read the store as it was when this run's load committed (its DuckLake snapshot)")
+    query.add_argument("--format", choices=["table", "csv", "json"], default="table",
+                       help="table (cells cut at 60 characters), csv or json (one object per row, whole values)")
+    query.add_argument("--limit", type=_positive_int, metavar="N", help="print at most N rows")
     query.set_defaults(handler=cmd_query)
 
     check = commands.add_parser("check", help="Run the great-expectations suites for a run (default: latest).")
@@ -164,9 +208,13 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     run_id = args.run_id or _new_run_id("cli")
     try:
-        run_source(source, settings, run_id)
+        summary = run_source(source, settings, run_id)
     except LayoutMismatch as error:
         print(f"news: {error}", file=sys.stderr)
+        return 2
+    if summary.n_inputs == 0:
+        print(f"news: no inputs in {' '.join(args.paths)} — give files or folders of .txt, .html, .jsonl or "
+              ".warc/.arc (see news ingest --help)", file=sys.stderr)
         return 2
     return _finish(settings, run_id, check=not args.no_check)
 
@@ -353,7 +401,18 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     except QueryError as exc:
         print(f"news query: {exc}", file=sys.stderr)
         return 2
-    print(format_table(columns, rows))
+    shown = rows if args.limit is None else rows[: args.limit]
+    if args.format == "csv":
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(shown)
+    elif args.format == "json":
+        for row in shown:
+            print(json.dumps(dict(zip(columns, row, strict=True)), default=str, ensure_ascii=False))
+    else:
+        print(format_table(columns, shown))
+        if len(shown) < len(rows):
+            print(f"(first {len(shown)} of {len(rows)} rows: --limit)")
     return 0
 
 
@@ -375,11 +434,9 @@ def _query_text(argument: str) -> str:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.quality import validate_run
-    from pipeline.report import latest_run_id
 
-    run_id = args.run_id or latest_run_id(settings.store)
+    run_id = _run_to_show(args.run_id, settings)
     if run_id is None:
-        print("news: no run in the database yet", file=sys.stderr)
         return 2
     result = validate_run(settings.store, run_id, settings.gx_dir)
     for outcome in result.outcomes:
@@ -390,14 +447,35 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    from pipeline.report import format_summary, latest_run_id
+    from pipeline.report import format_summary
 
-    run_id = args.run_id or latest_run_id(settings.store)
+    run_id = _run_to_show(args.run_id, settings)
     if run_id is None:
-        print("news: no run in the database yet", file=sys.stderr)
         return 2
     print(format_summary(settings.store, run_id))
     return 0
+
+
+def _run_to_show(asked: str | None, settings: Settings) -> str | None:
+    """The run asked for, or the latest; None (after saying why on stderr) when there is none such."""
+    from pipeline.report import latest_run_id, run_ids
+
+    if not settings.store.exists():
+        print(f"news: no store at {settings.store} — ingest something first (news ingest seeds/) or name the store "
+              "with --store", file=sys.stderr)
+        return None
+    known = run_ids(settings.store)
+    if asked is None:
+        latest = latest_run_id(settings.store)
+        if latest is None:
+            print(f"news: no run in {settings.store} yet — ingest something first (news ingest seeds/)",
+                  file=sys.stderr)
+        return latest
+    if asked not in known:
+        print(f"news: no run {asked!r} in {settings.store} — runs: news query 'SELECT run_id, finished_at FROM "
+              "ingest_runs ORDER BY finished_at DESC'", file=sys.stderr)
+        return None
+    return asked
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ def latest_run_id(db_path: StoreLike) -> str | None:
     return rows[0][0] if rows else None
 
 
+def run_ids(db_path: StoreLike) -> set[str]:
+    _, rows = query(db_path, "SELECT run_id FROM ingest_runs")
+    return {run_id for (run_id,) in rows}
+
+
 def format_summary(db_path: StoreLike, run_id: str) -> str:
     _, runs = query(db_path, "SELECT n_inputs, n_loaded, n_duplicate, n_rejected, n_failed FROM ingest_runs "
                              "WHERE run_id = ?", [run_id])
@@ -41,7 +46,8 @@ def format_summary(db_path: StoreLike, run_id: str) -> str:
         f"run {run_id}  ({db_path})",
         f"  inputs {n_inputs}: loaded {loaded}, duplicate {duplicate}, rejected {rejected}, failed {failed}",
         "  entities by: " + (", ".join(f"{status} {count}" for status, count in statuses) or "no article loaded"),
-        f"  quality checks: {passed} passed, {failed_checks} failed",
+        f"  quality checks: {passed} passed, {failed_checks} failed" if passed or failed_checks
+        else "  quality checks: not run (--no-check)",
         "  database: {} articles, {} entities, {} mentions".format(*totals[0]),
         "",
         "this run's top entities (sql/queries/run_top_entities.sql):",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -60,11 +61,6 @@ def test_ingest_then_query_check_report(cli_env, capsys):
 def test_ingest_of_a_missing_path_says_so(cli_env, capsys):
     assert main(["ingest", "no/such/folder"]) == 2
     assert "no such file or folder: no/such/folder" in capsys.readouterr().err
-
-
-def test_report_on_an_empty_database_says_so(cli_env, capsys):
-    assert main(["report"]) == 2
-    assert "no run" in capsys.readouterr().err
 
 
 def test_db_option_overrides_the_default(cli_env, tmp_path, capsys):
@@ -137,3 +133,58 @@ def test_news_shell_opens_the_store_in_the_duckdb_cli_of_the_same_version(tmp_pa
                            capture_output=True, text=True, timeout=60)
     assert shell.returncode == 0, shell.stderr
     assert "5" in shell.stdout.split()
+
+
+def test_version_names_the_package_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and re.fullmatch(r"news \d+\.\d+\.\d+\n", capsys.readouterr().out)
+
+
+def test_a_run_without_the_gate_is_reported_as_not_checked_and_rows_come_as_csv_or_json(cli_env, capsys):
+    assert main(["ingest", str(SEEDS), "--run-id", "unchecked", "--no-check"]) == 0
+    assert "quality checks: not run (--no-check)" in capsys.readouterr().out
+
+    assert main(["query", "SELECT title, body_chars FROM articles ORDER BY title", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "title,body_chars" and len(lines) == 6
+    assert main(["query", "SELECT title, body FROM articles ORDER BY title", "--format", "json", "--limit", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2 and set(rows[0]) == {"title", "body"} and len(rows[0]["body"]) > 60
+    assert main(["query", "SELECT title FROM articles", "--limit", "3"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "(first 3 of 5 rows: --limit)"
+
+    assert main(["report", "--run-id", "nope"]) == 2
+    assert one_line_error(capsys).startswith(f"news: no run 'nope' in {cli_env} — runs: news query")
+    assert main(["check", "--run-id", "nope"]) == 2
+    assert one_line_error(capsys).startswith("news: no run 'nope'")
+
+
+@pytest.mark.parametrize("command", [["report"], ["check"]])
+def test_report_and_check_without_a_store_or_a_run_say_so(cli_env, command, capsys):
+    assert main(command) == 2
+    assert one_line_error(capsys) == (f"news: no store at {cli_env} — ingest something first (news ingest seeds/) "
+                                      "or name the store with --store")
+    ensure_schema(cli_env)
+    assert main(command) == 2
+    assert one_line_error(capsys) == f"news: no run in {cli_env} yet — ingest something first (news ingest seeds/)"
+
+
+def test_ingest_of_an_empty_folder_says_there_was_nothing_to_read(cli_env, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["ingest", str(empty)]) == 2
+    assert one_line_error(capsys).startswith(f"news: no inputs in {empty} — give files or folders of .txt")
+
+
+def test_a_file_that_is_no_store_is_one_line_and_the_traceback_is_one_setting_away(cli_env, tmp_path, capsys,
+                                                                                   monkeypatch):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    assert main(["report", "--store", str(notes)]) == 2
+    message = one_line_error(capsys)
+    assert message.startswith(f"news: {notes} is not a news store (") and message.endswith(
+        "— name a DuckLake catalog with --store (default data/news.ducklake), or create one with news ingest")
+    monkeypatch.setenv("NEWS_DEBUG", "1")
+    with pytest.raises(Exception, match=r"(?i)database|catalog|sqlite"):
+        main(["report", "--store", str(notes)])
