@@ -34,7 +34,7 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 from pandas.api.typing import NAType
 
 from pipeline.records import ENTITY_LABELS
-from pipeline.store import LAKE, StoreLike, commit, connect
+from pipeline.store import LAKE, StoreLike, commit, connect, retry_lost_files
 
 DATASOURCE = "news_quality"
 TOP_ENTITIES = ("SELECT e.name, e.label, c.mentions FROM entity_counts c JOIN entities e USING (entity_id) "
@@ -175,9 +175,14 @@ def _read_frames(db_path: StoreLike, run_ids: Sequence[str]) -> _Frames:
     """Read everything up front, closed before results are written, with the store attached as of its latest
     snapshot: another run's load commits while the gate reads (the gate is outside the writer pool), and its
     mentions must not be seen without its articles. A pinned snapshot rather than one long transaction: with a
-    SQLite catalog an open read transaction would lock the writer's commit out."""
+    SQLite catalog an open read transaction would lock the writer's commit out. A file that maintenance merged
+    away mid-read makes the read run again (`retry_lost_files`)."""
     with connect(db_path, read_only=True) as con:
         (latest,) = con.execute(f"SELECT id FROM {LAKE}.current_snapshot()").fetchone() or (None,)
+    return retry_lost_files(lambda: _read_snapshot(db_path, run_ids, latest))
+
+
+def _read_snapshot(db_path: StoreLike, run_ids: Sequence[str], latest: int | None) -> _Frames:
     with connect(db_path, read_only=True, snapshot=latest) as con:
         return _Frames(
             articles=con.execute(

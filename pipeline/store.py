@@ -15,10 +15,11 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -393,12 +394,40 @@ def query(where: StoreLike, sql: str, params: list | None = None,
 
     It trusts its SQL: text from a person (the CLI, a UI, a report parameter) goes through `read_only_query`.
     """
-    with connect(where, read_only=True) as con:
-        for name, value in (variables or {}).items():
-            con.execute(f"SET VARIABLE {name} = ?", [value])
-        cursor = con.execute(sql, params or [])
-        columns = [d[0] for d in cursor.description] if cursor.description else []
-        return columns, cursor.fetchall()
+    def read() -> tuple[list[str], list[tuple]]:
+        with connect(where, read_only=True) as con:
+            for name, value in (variables or {}).items():
+                con.execute(f"SET VARIABLE {name} = ?", [value])
+            cursor = con.execute(sql, params or [])
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return columns, cursor.fetchall()
+
+    return retry_lost_files(read)
+
+
+_Read = TypeVar("_Read")
+LOST_FILE_ATTEMPTS = 3
+"""How often a read that met a Parquet file maintenance had just deleted is run in all (`retry_lost_files`)."""
+
+
+def retry_lost_files(read: Callable[[], _Read]) -> _Read:
+    """Run `read` again, on the fresh connection it opens, when it failed because a data file of the lake was
+    gone: `maintain` deletes the files it merged away at once, so a read already scanning one fails (never answers
+    wrongly), and run again it reads the merged file. Seen in a nightly run's `report`, which read beside another
+    run's maintenance and failed the run. Any other error, or the same one `LOST_FILE_ATTEMPTS` times, is raised."""
+    for attempt in range(1, LOST_FILE_ATTEMPTS + 1):
+        try:
+            return read()
+        except duckdb.IOException as error:
+            if attempt == LOST_FILE_ATTEMPTS or not is_lost_file(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def is_lost_file(error: BaseException) -> bool:
+    """A lake data file that the catalog named could not be opened: it is not there (any more)."""
+    text = str(error)
+    return isinstance(error, duckdb.IOException) and ".parquet" in text and "No such file or directory" in text
 
 
 ONE_READ_STATEMENT = "only one read-only SELECT/WITH/DESCRIBE/SHOW/SUMMARIZE/EXPLAIN statement is allowed"
@@ -449,15 +478,19 @@ def read_only_query(where: StoreLike, sql: str, params: list | None = None,
     store as it was at that DuckLake snapshot (`run_snapshot` finds a run's).
     """
     statement = _single_read_statement(sql)
-    with sandbox(where, snapshot) as con:
-        try:
+
+    def read() -> tuple[list[str], list[tuple]]:
+        with sandbox(where, snapshot) as con:
             cursor = con.execute(statement, params or [])
             columns = [d[0] for d in cursor.description] if cursor.description else []
             return columns, cursor.fetchall()
-        except duckdb.PermissionException as exc:
-            raise QueryRefused(_one_line(exc), STORE_ONLY) from None
-        except duckdb.Error as exc:
-            raise QueryError(_one_line(exc)) from None
+
+    try:
+        return retry_lost_files(read)
+    except duckdb.PermissionException as exc:
+        raise QueryRefused(_one_line(exc), STORE_ONLY) from None
+    except duckdb.Error as exc:
+        raise QueryError(_one_line(exc)) from None
 
 
 def is_sql(text: str) -> bool:

@@ -266,3 +266,50 @@ def test_the_nightly_dag_maintains_after_a_successful_run_and_the_hourly_one_doe
     assert task.pool == "duckdb_writer"
     assert task.trigger_rule == "all_success"
     assert "maintain" not in bag.dags["news_fetch"].task_ids
+
+
+@pytest.fixture
+def numbers(tmp_path) -> tuple[Store, Path]:
+    """A lake with one table of three rows in one data file, and that file."""
+    lake = Store.at(tmp_path / "numbers.ducklake")
+    with connect(lake) as con:
+        con.execute("CREATE TABLE numbers (n INTEGER)")
+        con.execute("INSERT INTO numbers VALUES (1), (2), (3)")
+    [data_file] = Path(lake.data_path).rglob("*.parquet")
+    return lake, data_file
+
+
+def test_a_read_that_meets_a_file_maintenance_just_deleted_is_run_again(numbers):
+    """`maintain` deletes merged files at once: a read scanning one fails, and run again it reads the merged one.
+    Here the file is away for the first read only, as if maintenance had moved the rows while it ran."""
+    lake, data_file = numbers
+    away = data_file.rename(data_file.with_suffix(".away"))
+    attempts = []
+
+    def read():
+        attempts.append(len(attempts) + 1)
+        try:
+            with connect(lake, read_only=True) as con:
+                return con.execute("SELECT sum(n) FROM numbers").fetchall()
+        finally:
+            if away.exists():
+                away.rename(data_file)
+
+    assert store_module.retry_lost_files(read) == [(6,)] and attempts == [1, 2]
+
+
+def test_a_file_that_stays_lost_or_another_error_is_raised(numbers):
+    lake, data_file = numbers
+    data_file.unlink()
+    with pytest.raises(Exception, match="No such file or directory") as lost:
+        store_module.query(lake, "SELECT sum(n) FROM numbers")
+    assert store_module.is_lost_file(lost.value)
+    calls = []
+
+    def missing_table():
+        calls.append(1)
+        return store_module.query(lake, "SELECT * FROM no_such_table")
+
+    with pytest.raises(Exception, match="no_such_table"):
+        store_module.retry_lost_files(missing_table)
+    assert calls == [1]
