@@ -22,10 +22,10 @@ from pipeline import run_folder
 from pipeline.records import LedgerState, RawDoc, RunSummary
 from pipeline.run_folder import RunFolder
 from pipeline.settings import Settings
-from pipeline.sources.base import ReadContext
+from pipeline.sources.base import ReadContext, SourceState
 from pipeline.sources.stream import MAX_STREAM_ATTEMPTS, StreamSource, StreamState, stream_doc_key
 from pipeline.stages.plan import Plan, plan_docs, raw_row, read_source_states
-from pipeline.store import connect, ensure_schema
+from pipeline.store import connect, ensure_schema, retry_lost_files
 
 FAILING_SQL = (
     "SELECT doc_key, count(*) FILTER (WHERE state = 'failed') FROM ingest_log WHERE doc_key IN ("
@@ -87,10 +87,7 @@ def consume(settings: Settings, run_id: str, source: StreamSource, in_flight: Co
     """
     folder = RunFolder.of(settings.staging_dir, run_id)
     ensure_schema(settings.store)
-    with connect(settings.store, read_only=True) as con:
-        logged = _logged_inputs(con, run_id)
-        known = {state.source_id: state for state in read_source_states(con, source.kind)}
-        failing = failing_entries(con, source.stream)
+    logged, known, failing = retry_lost_files(lambda: _stored_state(settings, run_id, source))
     if logged:
         run_folder.save_states(folder.source_states, [])
         run_folder.write([raw_row(doc) for doc in logged], run_folder.RAW_SCHEMA, folder.consumed)
@@ -116,12 +113,10 @@ def plan_consumed(settings: Settings, run_id: str, label: str) -> Plan:
 def acknowledge(settings: Settings, source: StreamSource) -> Acknowledged:
     """Acknowledge the entries the committed offset covers, except those to be tried again; reads the offset from
     the store, so it is idempotent: run twice, or never (the next `consume` acknowledges them)."""
-    committed, failing = StreamState(None), {}
+    committed: StreamState = StreamState(None)
+    failing: dict[str, int] = {}
     if settings.store.exists():
-        with connect(settings.store, read_only=True) as con:
-            known = {state.source_id: state for state in read_source_states(con, source.kind)}
-            committed = StreamState.of(known.get(source.source_id))
-            failing = failing_entries(con, source.stream) if committed.offset else {}
+        committed, failing = retry_lost_files(lambda: _committed_offset(settings, source))
     if committed.offset is None:
         return Acknowledged(source.stream, 0, 0, committed)
     with contextlib.closing(source.open_log()) as log:
@@ -130,6 +125,21 @@ def acknowledge(settings: Settings, source: StreamSource) -> Acknowledged:
                  if failing.get(stream_doc_key(source.stream, entry), MAX_STREAM_ATTEMPTS) < MAX_STREAM_ATTEMPTS}
         done = log.acknowledge([entry for entry in ids if entry not in retry])
     return Acknowledged(source.stream, done, len(retry), committed)
+
+
+def _stored_state(settings: Settings, run_id: str, source: StreamSource,
+                  ) -> tuple[list[RawDoc], dict[str, SourceState], dict[str, int]]:
+    """What `consume` reads first: the run's own ledger rows, the sources' committed states, the failing entries."""
+    with connect(settings.store, read_only=True) as con:
+        return (_logged_inputs(con, run_id), {state.source_id: state for state in read_source_states(con, source.kind)},
+                failing_entries(con, source.stream))
+
+
+def _committed_offset(settings: Settings, source: StreamSource) -> tuple[StreamState, dict[str, int]]:
+    with connect(settings.store, read_only=True) as con:
+        known = {state.source_id: state for state in read_source_states(con, source.kind)}
+        committed = StreamState.of(known.get(source.source_id))
+        return committed, failing_entries(con, source.stream) if committed.offset else {}
 
 
 def taken_by(plan: Plan, source: StreamSource) -> StreamState:
