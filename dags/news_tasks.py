@@ -53,12 +53,24 @@ def engine_settings(batch_size: int | None = None):
     return replace(settings, batch_size=batch_size) if batch_size else settings
 
 
-@task
+@task(map_index_template="{{ batch_label }}")
 def process(batch_path: str, params=None) -> str:
-    """Extraction, language and NER for one batch; opens no database, so mapped copies run in parallel."""
+    """Extraction, language and NER for one batch; opens no database, so mapped copies run in parallel. Each
+    mapped copy is labelled in the UI by its batch and size (`batch 3: 200 inputs`, numbered from 0 as the map
+    index and the staged file), and logs its progress."""
+    import logging
+
+    from airflow.sdk import get_current_context
+
+    from pipeline import run_folder
     from pipeline.stages.process import process_batch
 
-    return str(process_batch(Path(batch_path), engine_settings(params["batch_size"])))
+    logging.getLogger("pipeline").setLevel(logging.INFO)
+    batch = Path(batch_path)
+    context = get_current_context()
+    number = int(batch.stem.removeprefix("raw-"))
+    context["batch_label"] = f"batch {number}: {run_folder.count(batch)} inputs"  # type: ignore[typeddict-unknown-key]
+    return str(process_batch(batch, engine_settings(params["batch_size"])))
 
 
 @task(pool=DUCKDB_POOL, outlets=[ARTICLES_ASSET], trigger_rule="none_failed")
@@ -80,7 +92,11 @@ def validate(summary: dict, params=None) -> dict:
 
 def gate(run_ids: list[str], name: str, fail_on_quality: bool) -> dict:
     """Validate the runs at once (`validate_runs`, the report named `name`); with `fail_on_quality`, fail the task
-    when a critical expectation failed."""
+    when a critical expectation failed. great-expectations logs some 270 INFO lines as it loads (registering its
+    decorators, its datasources): quieted before the import, so the task log shows the gate's own lines."""
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from pipeline.quality import validate_runs
 
     settings = engine_settings()

@@ -171,6 +171,11 @@ def read(path: Path) -> pa.Table:
     return pq.read_table(path)
 
 
+def count(path: Path) -> int:
+    """Rows of a Parquet file, from its footer."""
+    return pq.ParquetFile(path).metadata.num_rows
+
+
 def rows(path: Path, chunk: int = 8) -> Iterator[dict]:
     """The rows of a Parquet file a few at a time, so a batch of large inputs is never copied whole."""
     for record_batch in pq.ParquetFile(path).iter_batches(batch_size=chunk):

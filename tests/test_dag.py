@@ -118,8 +118,10 @@ def mention_rows(db_path):
 
 
 def test_dag_run_over_the_seeds_matches_the_cli(dagbag, dag_db, settings):
-    run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(SEEDS)]})
+    run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(SEEDS)], "batch_size": 3})
     assert run.state == "success"
+    labels = sorted(ti.rendered_map_index for ti in run.get_task_instances() if ti.task_id == "process")
+    assert labels == ["batch 0: 3 inputs", "batch 1: 2 inputs"], "mapped tasks named by their batch in the UI"
     _, ledger = query(dag_db, "SELECT state, count(*) FROM ingest_log GROUP BY ALL")
     assert ledger == [("loaded", 5)]
     _, checks = query(dag_db, "SELECT count(*), count(*) FILTER (NOT success) FROM quality_results")

@@ -7,8 +7,11 @@ failed with the error), never silently dropped, and what goes wrong with one inp
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import run_folder
 from pipeline.budget import OverBudget, time_budget
@@ -20,6 +23,15 @@ from pipeline.records import LedgerEntry, LedgerState, RawDoc, article_id_for
 from pipeline.run_folder import ProcessedBatch
 from pipeline.settings import Settings
 from pipeline.urls import canonical_url
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+log = logging.getLogger(__name__)
+PROGRESS_EVERY = 50
+"""Inputs extracted, or articles tagged, between two progress lines in the log (a task log, `news -v`)."""
+NER_CHUNK = 64
+"""Articles tagged per call: a progress line after each, and a failure looked for article by article only there."""
 
 
 def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = None) -> Path:
@@ -33,7 +45,11 @@ def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = 
     out = ProcessedBatch.of(Path(batch_path))
     articles, outcomes, dates = [], [], []
     load_profiles()
-    for row in run_folder.rows(Path(batch_path)):
+    started = time.monotonic()
+    name = Path(batch_path).stem
+    for number, row in enumerate(run_folder.rows(Path(batch_path)), start=1):
+        if number % PROGRESS_EVERY == 0:
+            log.info("%s: extracted %d inputs (%.1f/s)", name, number, number / (time.monotonic() - started))
         raw = RawDoc(**row)
         if raw.transient:
             outcomes.append(_outcome(raw, LedgerState.FAILED, raw.problem or "transient error"))
@@ -53,7 +69,11 @@ def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = 
             dates.extend(candidates)
         else:
             outcomes.append(_outcome(raw, state, detail))
-    mentions = _mention_rows(articles, settings)
+    extracted = time.monotonic()
+    mentions = _mention_rows(articles, settings, name)
+    log.info("%s: %d inputs: %d articles, %d rejected or failed; extraction %.1f s, NER %.1f s", name,
+             len(articles) + len(outcomes), len(articles), len(outcomes), extracted - started,
+             time.monotonic() - extracted)
     run_folder.write(articles, run_folder.ARTICLE_SCHEMA, out.articles)
     run_folder.write(mentions, run_folder.MENTION_SCHEMA, out.mentions)
     run_folder.write(dates, run_folder.DATE_SCHEMA, out.dates)
@@ -84,6 +104,20 @@ def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tupl
     return article, dates
 
 
+def _tagged_chunk(nlp: Language, articles: list[dict]) -> list[tuple]:
+    try:
+        return list(tag_entities(nlp, [(a["title"], a["body"]) for a in articles], batch_size=NER_CHUNK))
+    except Exception:  # noqa: BLE001 - find the article at fault below
+        tagged: list[tuple] = []
+        for article in articles:
+            try:
+                tagged.append(tag_entities(nlp, [(article["title"], article["body"])])[0])
+            except Exception as error:  # noqa: BLE001 - the article loads without entities, and says so
+                article["warnings"].append(f"no entities: tagging failed: {_one_line(error)}")
+                tagged.append(())
+        return tagged
+
+
 def _one_line(error: BaseException) -> str:
     return " ".join("".join(traceback.format_exception_only(error)).split())[:500]
 
@@ -99,29 +133,27 @@ def entity_status(language: str | None, settings: Settings) -> str:
     return f"no NER model for {language}" if language else "no NER: language unknown"
 
 
-def _mention_rows(articles: list[dict], settings: Settings) -> list[dict]:
+def _mention_rows(articles: list[dict], settings: Settings, name: str = "") -> list[dict]:
     """NER over the cleaned bodies of each language with a model, one model at a time."""
     by_model: dict[str, list[dict]] = {}
     for article in articles:
         if model := settings.ner_model(article["language"]):
             by_model.setdefault(model, []).append(article)
-    return [row for model, tagged in sorted(by_model.items()) for row in _model_mentions(tagged, model)]
+    return [row for model, tagged in sorted(by_model.items()) for row in _model_mentions(tagged, model, name)]
 
 
-def _model_mentions(articles: list[dict], model: str) -> list[dict]:
-    """NER over the cleaned bodies (title as extra evidence), batched with nlp.pipe; should the batch fail,
-    article by article, so an error costs one article its entities and is written into its warnings."""
+def _model_mentions(articles: list[dict], model: str, name: str = "") -> list[dict]:
+    """NER over the cleaned bodies (title as extra evidence), `NER_CHUNK` articles per nlp.pipe call; should a
+    chunk fail, article by article, so an error costs one article its entities and is written into its warnings."""
     nlp = load_model(model)
-    try:
-        tagged = tag_entities(nlp, [(a["title"], a["body"]) for a in articles], batch_size=64)
-    except Exception:  # noqa: BLE001 - find the article at fault below
-        tagged = []
-        for article in articles:
-            try:
-                tagged.append(tag_entities(nlp, [(article["title"], article["body"])])[0])
-            except Exception as error:  # noqa: BLE001 - the article loads without entities, and says so
-                article["warnings"].append(f"no entities: tagging failed: {_one_line(error)}")
-                tagged.append(())
+    started = time.monotonic()
+    tagged: list[tuple] = []
+    for first in range(0, len(articles), NER_CHUNK):
+        chunk = articles[first : first + NER_CHUNK]
+        tagged += _tagged_chunk(nlp, chunk)
+        if len(articles) > NER_CHUNK:
+            log.info("%s: tagged %d of %d articles (%.1f/s)", name, len(tagged), len(articles),
+                     len(tagged) / (time.monotonic() - started))
     return [
         {"article_id": article["article_id"], "surface": m.surface, "label": m.label,
          "start_char": m.start_char, "end_char": m.end_char, "canonical": m.canonical, "linked_by": "ner"}
