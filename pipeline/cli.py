@@ -457,21 +457,20 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_to_show(asked: str | None, settings: Settings) -> str | None:
-    """The run asked for, or the latest; None (after saying why on stderr) when there is none such."""
-    from pipeline.report import latest_run_id, run_ids
+    """The run asked for, or the latest; None (after saying why on stderr) when there is none such. A missing
+    store raises FileNotFoundError, which `main` explains."""
+    from pipeline.report import latest_run_id
+    from pipeline.store import query
 
     if not settings.store.exists():
-        print(f"news: no store at {settings.store} — ingest something first (news ingest seeds/) or name the store "
-              "with --store", file=sys.stderr)
-        return None
-    known = run_ids(settings.store)
+        raise FileNotFoundError(f"no store at {settings.store}")
     if asked is None:
         latest = latest_run_id(settings.store)
         if latest is None:
             print(f"news: no run in {settings.store} yet — ingest something first (news ingest seeds/)",
                   file=sys.stderr)
         return latest
-    if asked not in known:
+    if not query(settings.store, "SELECT run_id FROM ingest_runs WHERE run_id = ?", [asked])[1]:
         print(f"news: no run {asked!r} in {settings.store} — runs: news query 'SELECT run_id, finished_at FROM "
               "ingest_runs ORDER BY finished_at DESC'", file=sys.stderr)
         return None

@@ -24,11 +24,6 @@ def latest_run_id(db_path: StoreLike) -> str | None:
     return rows[0][0] if rows else None
 
 
-def run_ids(db_path: StoreLike) -> set[str]:
-    _, rows = query(db_path, "SELECT run_id FROM ingest_runs")
-    return {run_id for (run_id,) in rows}
-
-
 def format_summary(db_path: StoreLike, run_id: str) -> str:
     _, runs = query(db_path, "SELECT n_inputs, n_loaded, n_duplicate, n_rejected, n_failed FROM ingest_runs "
                              "WHERE run_id = ?", [run_id])

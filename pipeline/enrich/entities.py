@@ -202,16 +202,19 @@ def _candidates(doc: Doc, text: str) -> list[_Span]:
 def _with_list_people(spans: list[_Span], text: str) -> list[_Span]:
     """The model's spans, with the people of results-table lines (`list_person_spans`) taking the place of any
     span they overlap: there the patterns know better than a model trained on sentences."""
-    found = []
-    for start, end in list_person_spans(text):
-        start, end = trim_name(text, start, end, "PERSON")
-        name = normalise_name(text[start:end])
-        if not is_junk(name):
-            found.append(_Span(start, end, *curate(name, "PERSON")))
+    found = [span for start, end in list_person_spans(text) if (span := _named(text, start, end, "PERSON"))]
     if not found:
         return spans
     kept = [s for s in spans if not any(s.start < f.end and f.start < s.end for f in found)]
     return sorted(kept + found, key=lambda s: s.start)
+
+
+def _named(text: str, start: int, end: int, label: str) -> _Span | None:
+    """The span of a name the rules found at ``text[start:end]``, trimmed, normalised and curated like the model's;
+    None when what is left names nothing (`is_junk`)."""
+    start, end = trim_name(text, start, end, label)
+    name = normalise_name(text[start:end])
+    return None if is_junk(name) else _Span(start, end, *curate(name, label))
 
 
 def _joined_names(spans: list[_Span], text: str) -> list[_Span]:
@@ -221,9 +224,9 @@ def _joined_names(spans: list[_Span], text: str) -> list[_Span]:
     joined: list[_Span] = []
     for span in spans:
         last = joined[-1] if joined else None
-        if last is not None and last.label == "PERSON" and _joins(text[last.end:span.start], span.label):
-            start, end = trim_name(text, last.start, span.end, "PERSON")
-            joined[-1] = _Span(start, end, *curate(normalise_name(text[start:end]), "PERSON"))
+        if last and last.label == "PERSON" and _joins(text[last.end:span.start], span.label) and (
+                whole := _named(text, last.start, span.end, "PERSON")):
+            joined[-1] = whole
         else:
             joined.append(span)
     return [_particle_extended(span, text) if span.label == "PERSON" else span for span in joined]
@@ -235,16 +238,13 @@ def _joins(gap: str, label: str) -> bool:
 
 def _particle_extended(span: _Span, text: str) -> _Span:
     match = NAME_PARTICLE_TAIL.match(text, span.end)
-    if not match:
-        return span
-    start, end = trim_name(text, span.start, match.end(), "PERSON")
-    return _Span(start, end, *curate(normalise_name(text[start:end]), "PERSON"))
+    return (_named(text, span.start, match.end(), "PERSON") if match else None) or span
 
 
 def _with_teams(spans: list[_Span], text: str) -> list[_Span]:
     """The teams of results, standings and fixture lines (`team_spans`) as organisations, in place of the PERSON
     spans that overlap them (``Pohang 3 Ulsan`` is two teams)."""
-    teams = [(start, end) for start, end in team_spans(text)]
+    teams = list(team_spans(text))
     if not teams:
         return spans
     kept, found = [], {}
@@ -254,10 +254,8 @@ def _with_teams(spans: list[_Span], text: str) -> list[_Span]:
             kept.append(span)
             continue
         for start, end in overlapped:
-            start, end = trim_name(text, start, end, "ORG")
-            name = normalise_name(text[start:end])
-            if not is_junk(name):
-                found[start, end] = _Span(start, end, *curate(name, "ORG"))
+            if team := _named(text, start, end, "ORG"):
+                found[team.start, team.end] = team
     return sorted(kept + list(found.values()), key=lambda s: s.start)
 
 

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 50
-"""Inputs extracted, or articles tagged, between two progress lines in the log (a task log, `news -v`)."""
+"""Inputs extracted between two progress lines in the log (what a `process` task log shows)."""
 NER_CHUNK = 64
 """Articles tagged per call: a progress line after each, and a failure looked for article by article only there."""
 
