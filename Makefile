@@ -16,7 +16,7 @@ export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)
 export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test airflow bench bench-fetch bench-topology bench-store bench-stream eval eval-extraction eval-entities \
+.PHONY: install run test browser airflow bench bench-fetch bench-topology bench-store bench-stream eval eval-extraction eval-entities \
 	eval-dedup eval-ner eval-language lint typecheck lock clean
 
 install: $(VENV)/.installed
@@ -39,8 +39,16 @@ run: $(AIRFLOW_HOME)/.initialised
 	@echo "Airflow run log: $(AIRFLOW_HOME)/last-run.log"
 	$(BIN)/news report
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The browser test drives Debian's headless Chromium through its ChromeDriver; installed once, as root (CI and the
+# dev machines run as root; elsewhere install the two packages yourself, or the browser test is skipped, saying so).
+browser:
+	@command -v chromium > /dev/null && command -v chromedriver > /dev/null \
+	 || { [ "$$(id -u)" = 0 ] && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends chromium chromium-driver > /dev/null; } ; } \
+	 || echo "make browser: could not install chromium and chromium-driver (not root?): the browser test will be skipped"
 
 # `airflow standalone` answers on this address only (make airflow AIRFLOW_API_HOST=0.0.0.0 to expose it), and runs
 # under umask 077 so the admin password it generates in $(AIRFLOW_PASSWORDS) is readable by its owner only;

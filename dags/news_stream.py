@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
 from news_stream_trigger import RedisStreamTrigger
-from news_tasks import RUN_TIMEOUT, engine_settings, gate, lag_line, run_params
+from news_tasks import RUN_TIMEOUT, engine_settings, gate, lag_line, run_params, write_html_report
 
 from pipeline.settings import load_settings
 
@@ -108,7 +108,8 @@ def news_stream():
 
     @task
     def report(lag: dict, quality: dict) -> None:
-        """Prints each micro-batch's summary and the run's lag."""
+        """Prints each micro-batch's summary and the run's lag, and writes the last micro-batch's HTML report (its
+        charts over the last runs show the others)."""
         from pipeline.report import format_summary
 
         settings = engine_settings()
@@ -116,6 +117,7 @@ def news_stream():
             print(format_summary(settings.store, micro_batch))
         print(lag_line(lag))
         print(f"quality: {quality['passed']} passed, {quality['failed']} failed")
+        write_html_report(settings, lag["runs"][-1])
 
     lag = drain()
     publish_lag(lag)

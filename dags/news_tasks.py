@@ -74,13 +74,16 @@ def process(batch_path: str, params=None) -> str:
 
 
 @task(pool=DUCKDB_POOL, outlets=[ARTICLES_ASSET], trigger_rule="none_failed")
-def load(processed: list[str], run_id=None) -> dict:
-    """The run's one DuckDB transaction; reads the plan the planning task left in the run's staging folder."""
+def load(processed: list[str], run_id=None, outlet_events=None) -> dict:
+    """The run's one DuckDB transaction; reads the plan the planning task left in the run's staging folder. The
+    `news_articles` event carries the run's counts, so a DAG scheduled on the asset sees what came in."""
     from pipeline.stages.load import load as load_run
     from pipeline.stages.plan import Plan
 
     settings = engine_settings()
-    return load_run(Plan.of_run(settings.staging_dir, run_id), list(processed or []), settings).to_xcom()
+    summary = load_run(Plan.of_run(settings.staging_dir, run_id), list(processed or []), settings).to_xcom()
+    outlet_events[ARTICLES_ASSET].extra = summary
+    return summary
 
 
 @task
@@ -109,15 +112,26 @@ def gate(run_ids: list[str], name: str, fail_on_quality: bool) -> dict:
 
 @task
 def report(summary: dict, quality: dict) -> str:
-    """Prints the run summary to the task log and drops the run's staging files, now loaded; a reader, so outside
-    the writer pool."""
+    """Prints the run summary to the task log, writes the run's HTML report (also shown by the UI's News view)
+    and drops the run's staging files, now loaded; a reader, so outside the writer pool. Returns the page's path."""
     from pipeline.report import format_summary
     from pipeline.run_folder import RunFolder
 
     settings = engine_settings()
     print(format_summary(settings.store, summary["run_id"]))
+    page = write_html_report(settings, summary["run_id"])
     RunFolder.of(settings.staging_dir, summary["run_id"]).remove()
-    return str(settings.store)
+    return page
+
+
+def write_html_report(settings, run_id: str) -> str:
+    """Writes the run's page to the reports folder and says where, in the task log."""
+    from pipeline.run_report import report_path, write_report
+
+    path = report_path(settings.reports_dir, run_id)
+    write_report(settings.store, run_id, path)
+    print(f"report: {path} (and in the Airflow UI: News)")
+    return str(path)
 
 
 def lag_line(lag: dict) -> str:

@@ -12,9 +12,11 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pipeline.settings import PROJECT_ROOT, Settings, load_settings
 from pipeline.sources.registry import DEFAULT_KIND, LISTING_KINDS, SOURCE_KINDS
@@ -148,8 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--run-id", help="run to validate (default: the latest run)")
     check.set_defaults(handler=cmd_check)
 
-    report = commands.add_parser("report", help="Print the summary of a run (default: latest).")
+    report = commands.add_parser("report", help="Print the summary of a run (default: latest); --html also writes its "
+                                                "page of charts.")
     report.add_argument("--run-id", help="run to report (default: the latest run)")
+    report.add_argument("--html", action="store_true",
+                        help="also write the run's self-contained HTML report and print its path")
+    report.add_argument("--output", type=Path, metavar="FILE",
+                        help="where --html writes the page (default: $NEWS_REPORTS/<run id>.html)")
     report.set_defaults(handler=cmd_report)
 
     shell = commands.add_parser("shell", help="Open the DuckDB CLI on the store, read-only (the same DuckDB version "
@@ -179,6 +186,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class ProgressDisplay:
+    """The engine's progress (`pipeline.progress`) on stderr: a bar per stage on a terminal; elsewhere (a log, a
+    pipe) one line of every stage's count and rate each `LINE_EVERY` seconds, so short runs stay quiet."""
+
+    LINE_EVERY = 10.0
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.bars: dict[str, Any] = {}
+        self.done: dict[str, int] = {}
+        self.totals: dict[str, int | None] = {}
+        self.started: dict[str, float] = {}
+        self.last_line = time.monotonic()
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if stage not in self.done or (done == 0 and total is not None):
+            self.done[stage], self.totals[stage], self.started[stage] = 0, total, time.monotonic()
+            if self.tty:
+                from tqdm import tqdm
+
+                if stage in self.bars:
+                    self.bars[stage].close()
+                self.bars[stage] = tqdm(total=total, desc=f"{stage:>10}", unit=" inputs" if stage != "tagging"
+                                        else " articles", file=self.stream, dynamic_ncols=True, leave=True)
+        self.done[stage] += done
+        if self.tty:
+            self.bars[stage].update(done)
+        elif done and time.monotonic() - self.last_line >= self.LINE_EVERY:
+            self.last_line = time.monotonic()
+            print("news: " + ", ".join(self._count(name) for name in self.done if self.done[name]),
+                  file=self.stream, flush=True)
+
+    def _count(self, stage: str) -> str:
+        total = self.totals[stage]
+        rate = self.done[stage] / max(time.monotonic() - self.started[stage], 1e-6)
+        return f"{stage} {self.done[stage]}{'' if total is None else f'/{total}'} ({rate:.1f}/s)"
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+@contextlib.contextmanager
+def showing_progress() -> Iterator[None]:
+    from pipeline import progress
+
+    display = ProgressDisplay()
+    try:
+        with progress.listening(display):
+            yield
+    finally:
+        display.close()
+
+
 def _new_run_id(prefix: str) -> str:
     return f"{prefix}__{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
 
@@ -193,6 +255,7 @@ def _finish(settings: Settings, run_id: str, check: bool = True) -> int:
 
         passed = validate_run(settings.store, run_id, settings.gx_dir).ok
     print(format_summary(settings.store, run_id))
+    print(f"report: {_write_html(settings, run_id)}")
     return 0 if passed else 1
 
 
@@ -208,7 +271,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     run_id = args.run_id or _new_run_id("cli")
     try:
-        summary = run_source(source, settings, run_id)
+        with showing_progress():
+            summary = run_source(source, settings, run_id)
     except LayoutMismatch as error:
         print(f"news: {error}", file=sys.stderr)
         return 2
@@ -230,7 +294,8 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
                         allowed_hosts=frozenset(args.allow_host))
     run_id = args.run_id or _new_run_id("fetch")
     try:
-        run_fetch(listings, settings, run_id, policy, max_pages=args.max_pages)
+        with showing_progress():
+            run_fetch(listings, settings, run_id, policy, max_pages=args.max_pages)
     except LayoutMismatch as error:
         print(f"news: {error}", file=sys.stderr)
         return 2
@@ -246,6 +311,7 @@ def _positive_int(text: str) -> int:
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 2 with one line on stderr, publishing nothing, when an input cannot be read or the stream reached."""
+    from pipeline import progress
     from pipeline.sources.stream import StreamUnavailable, input_messages, open_stream_log, redacted
 
     url, stream = args.stream_url or settings.stream_url, args.stream or settings.stream_name
@@ -258,8 +324,8 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         print("news publish: nothing to publish; give FILEs, --jsonl FILE, --url URL or - (stdin)", file=sys.stderr)
         return 2
     try:
-        with contextlib.closing(open_stream_log(url, stream, settings.stream_group)) as log:
-            ids = log.publish(messages)
+        with contextlib.closing(open_stream_log(url, stream, settings.stream_group)) as log, showing_progress():
+            ids = log.publish(progress.counted("publishing", messages, len(messages)))
     except StreamUnavailable as error:
         print(f"news publish: {error}", file=sys.stderr)
         return 2
@@ -453,7 +519,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     if run_id is None:
         return 2
     print(format_summary(settings.store, run_id))
+    if args.html or args.output:
+        print(f"report: {_write_html(settings, run_id, args.output)}")
     return 0
+
+
+def _write_html(settings: Settings, run_id: str, output: Path | None = None) -> Path:
+    from pipeline.run_report import report_path, write_report
+
+    path = output or report_path(settings.reports_dir, run_id)
+    write_report(settings.store, run_id, path)
+    return path
 
 
 def _run_to_show(asked: str | None, settings: Settings) -> str | None:

@@ -23,6 +23,8 @@ class Settings:
     batch_size: int
     max_input_bytes: int
     min_body_chars: int
+    reports_dir: Path = PROJECT_ROOT / "data" / "reports"
+    """Where each run's HTML report is written (NEWS_REPORTS, default <data folder>/reports)."""
     max_body_chars: int = 500_000
     """A cleaned body longer than this is not one article (a book, a dump): rejected with its size."""
     batch_bytes: int = 64 * 1024 * 1024
@@ -90,6 +92,7 @@ def load_settings() -> Settings:
         store=Store.at(os.environ.get("NEWS_STORE") or data_dir / STORE_NAME, os.environ.get("NEWS_LAKE_DATA") or None),
         staging_dir=Path(os.environ.get("NEWS_STAGING", data_dir / "staging")),
         gx_dir=Path(os.environ.get("NEWS_GX_DIR", data_dir / "gx")),
+        reports_dir=Path(os.environ.get("NEWS_REPORTS", data_dir / "reports")),
         spacy_model=spacy_model,
         ner_models=_language_models(os.environ.get("NEWS_NER_MODELS") or f"en={spacy_model}"),
         batch_size=int(os.environ.get("NEWS_BATCH_SIZE", "200")),

@@ -21,6 +21,7 @@ os.environ.update({
     "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "GX_ANALYTICS_ENABLED": "false",
+    "NEWS_REPORTS": str(AIRFLOW_HOME / "reports"),  # the run pages a CLI ingest writes, out of the repo's data/
 })
 
 from pipeline.settings import load_settings  # noqa: E402
@@ -43,7 +44,8 @@ def fresh_db(db_path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path, db_path):
-    return replace(load_settings(), store=Store.at(db_path), staging_dir=tmp_path / "staging", gx_dir=tmp_path / "gx")
+    return replace(load_settings(), store=Store.at(db_path), staging_dir=tmp_path / "staging", gx_dir=tmp_path / "gx",
+                   reports_dir=tmp_path / "reports")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import json
 
 import duckdb
 
-from pipeline import run_folder
+from pipeline import progress, run_folder
 from pipeline.records import LedgerState, RawDoc
 from pipeline.run_folder import RunFolder
 from pipeline.settings import Settings
@@ -67,7 +67,8 @@ def fetch_pages(listings: list[WebListing], settings: Settings, run_id: str, pol
     context = ReadContext(settings.max_input_bytes,
                           {state.source_id: state for state in run_folder.read_states(folder.known_states)},
                           settled=lambda keys: _settled_in_snapshot(folder, keys))
-    run_folder.write([raw_row(doc) for doc in source.read(context)], run_folder.RAW_SCHEMA, folder.fetched)
+    pages = progress.counted("fetching", source.read(context))
+    run_folder.write([raw_row(doc) for doc in pages], run_folder.RAW_SCHEMA, folder.fetched)
     run_folder.save_states(folder.source_states, source.states())
     return folder
 

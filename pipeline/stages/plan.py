@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import run_folder
+from pipeline import progress, run_folder
 from pipeline.neardup import check_layout
 from pipeline.records import LedgerEntry, LedgerState, RawDoc, Reason
 from pipeline.run_folder import RunFolder
@@ -117,12 +117,14 @@ def plan_docs(docs: Iterable[RawDoc], settings: Settings, run_id: str, source: s
             batches.append(run_folder.write(rows, run_folder.RAW_SCHEMA, folder.raw_batch(len(batches))))
         pending, pending_bytes = [], 0
 
+    progress.start("reading")
     with connect(settings.store) as con:
         migrate(con)
         check_layout(con, settings.near_duplicate_threshold)
         for chunk in _chunks(docs, SETTLE_CHUNK, settings.batch_bytes):
             chunk = [replace(doc, doc_key=input_key(doc.doc_key, doc.content)) for doc in chunk]
             n_inputs += len(chunk)
+            progress.advance("reading", len(chunk))
             seen = _seen_before(con, {doc.doc_key for doc in chunk} - claimed, run_id)
             for doc in chunk:
                 if doc.doc_key in claimed:

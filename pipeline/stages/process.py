@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline import run_folder
+from pipeline import progress, run_folder
 from pipeline.budget import OverBudget, time_budget
 from pipeline.dedup import content_hash
 from pipeline.enrich.entities import load_model, tag_entities
@@ -48,6 +48,7 @@ def process_batch(batch_path: Path, settings: Settings, today: dt.date | None = 
     started = time.monotonic()
     name = Path(batch_path).stem
     for number, row in enumerate(run_folder.rows(Path(batch_path)), start=1):
+        progress.advance("extracting")
         if number % PROGRESS_EVERY == 0:
             log.info("%s: extracted %d inputs (%.1f/s)", name, number, number / (time.monotonic() - started))
         raw = RawDoc(**row)
@@ -151,6 +152,7 @@ def _model_mentions(articles: list[dict], model: str, name: str = "") -> list[di
     for first in range(0, len(articles), NER_CHUNK):
         chunk = articles[first : first + NER_CHUNK]
         tagged += _tagged_chunk(nlp, chunk)
+        progress.advance("tagging", len(chunk))
         if len(articles) > NER_CHUNK:
             log.info("%s: tagged %d of %d articles (%.1f/s)", name, len(tagged), len(articles),
                      len(tagged) / (time.monotonic() - started))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pipeline import run_folder
+from pipeline import progress, run_folder
 from pipeline.records import RunSummary
 from pipeline.settings import Settings
 from pipeline.sources.base import Source
@@ -81,10 +81,14 @@ class StepClock:
 def run_planned(plan: Plan, settings: Settings, today: dt.date | None = None,
                 clock: StepClock | None = None) -> RunSummary:
     clock = clock or StepClock()
+    progress.start("extracting", sum(run_folder.count(batch) for batch in plan.batches))
+    progress.start("tagging")
     with clock("process"):
         processed = [process_batch(batch, settings, today) for batch in plan.batches]
+    progress.start("loading", 1)
     with clock("load"):
         summary = load(plan, processed, settings)
+    progress.advance("loading")
     plan.folder.remove()
     return summary
 
