@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
-from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, engine_settings, process_and_load, run_params
+from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, TASK_DEFAULTS, engine_settings, process_and_load, run_params
 
 from pipeline.sources.registry import LISTING_KINDS
 
@@ -34,6 +34,7 @@ FETCH_SCHEDULE = os.environ.get("NEWS_FETCH_SCHEDULE") or "@hourly"
     catchup=False,
     is_paused_upon_creation=True,
     dagrun_timeout=RUN_TIMEOUT,
+    default_args=TASK_DEFAULTS,
     max_active_runs=1,
     tags=["news", "web"],
     params={

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import Param, dag, task
-from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, engine_settings, maintain, process_and_load, run_params
+from news_tasks import DUCKDB_POOL, RUN_TIMEOUT, TASK_DEFAULTS, engine_settings, maintain, process_and_load, run_params
 
 from pipeline.sources.registry import DEFAULT_KIND, SOURCE_KINDS
 
@@ -30,6 +30,7 @@ INBOX = os.environ.get("NEWS_INBOX") or SEEDS_DIR
     catchup=False,
     is_paused_upon_creation=False,
     dagrun_timeout=RUN_TIMEOUT,
+    default_args=TASK_DEFAULTS,
     max_active_runs=2,
     tags=["news"],
     params={

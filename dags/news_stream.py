@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, AssetWatcher, Param, dag, task
 from news_stream_trigger import RedisStreamTrigger
-from news_tasks import RUN_TIMEOUT, engine_settings, gate, lag_line, run_params, write_html_report
+from news_tasks import RUN_TIMEOUT, TASK_DEFAULTS, engine_settings, gate, lag_line, run_params, write_html_report
 
 from pipeline.settings import load_settings
 
@@ -55,6 +55,7 @@ LAG_ASSET = Asset(name="news_stream_lag", uri="x-news://stream/lag")
     catchup=False,
     is_paused_upon_creation=True,
     dagrun_timeout=RUN_TIMEOUT,
+    default_args=TASK_DEFAULTS,
     max_active_runs=2,
     tags=["news", "stream"],
     params={
@@ -78,10 +79,11 @@ LAG_ASSET = Asset(name="news_stream_lag", uri="x-news://stream/lag")
     doc_md=__doc__,
 )
 def news_stream():
-    @task.short_circuit(execution_timeout=timedelta(hours=1), max_active_tis_per_dag=1)
+    @task.short_circuit(execution_timeout=timedelta(hours=1), max_active_tis_per_dag=1, retries=0)
     def drain(params=None, run_id=None, ti=None) -> dict:
         """Micro-batches until the stream is idle or the run's time is up; returns the run's lag with the run ids
-        of its micro-batches (empty, which skips the rest, when it loaded nothing)."""
+        of its micro-batches (empty, which skips the rest, when it loaded nothing). Never retried: what a failed
+        drain took stays pending in the stream, and the next wake takes it again (after `STALLED_SECONDS`)."""
         from pipeline.stages.run import drain_stream
 
         drained = drain_stream(_source(params), engine_settings(params["batch_size"]), f"{run_id}.try{ti.try_number}",

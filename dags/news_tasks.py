@@ -25,6 +25,12 @@ ARTICLES_ASSET = Asset(name="news_articles", uri="file:///news/articles")
 RUN_TIMEOUT = timedelta(hours=float(os.environ.get("NEWS_RUN_TIMEOUT_HOURS") or 6))
 """A run still `running` after this long is failed by the scheduler. A killed `airflow dags test` or a lost
 worker leaves its run `running` for ever, and with `max_active_runs` that would stop every later night."""
+TASK_DEFAULTS = {"retries": int(os.environ.get("NEWS_TASK_RETRIES") or 2), "retry_delay": timedelta(seconds=15),
+                 "retry_exponential_backoff": 2.0, "max_retry_delay": timedelta(minutes=5)}
+"""Every task is tried again, after 15 s then 30 s: a worker that lost the api-server at start-up (a read timeout,
+then HTTP 400, seen on a fresh start) or a store busy with maintenance heals by itself. Every task can be run
+again: staging and the load are idempotent. A failed quality gate raises AirflowFailException, which is never
+retried."""
 
 
 def run_params(inputs: str) -> dict[str, Param]:

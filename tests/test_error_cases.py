@@ -26,7 +26,8 @@ def stores(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("errors")
     with pytest.MonkeyPatch.context() as env:
         env.setenv("NEWS_DATA_DIR", str(root))
-        assert main(["ingest", str(SEEDS), "--no-check", "--run-id", "seeds", "--store", str(root / "news.ducklake")]) == 0
+        store = str(root / "news.ducklake")
+        assert main(["ingest", str(SEEDS), "--no-check", "--run-id", "seeds", "--store", store]) == 0
     ensure_schema(root / "no-run.ducklake")
     (root / "notes.txt").write_text("not a database\n" * 100)
     sqlite3.connect(root / "other.sqlite").execute("CREATE TABLE t (x)").connection.commit()
