@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipeline.store import Store, StoreLike, named_query, query
+
+REPORT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "report"
 
 EXAMPLE_QUERY = "co_mentions"
 
@@ -37,18 +41,22 @@ def format_summary(db_path: StoreLike, run_id: str) -> str:
                                "(SELECT count(*) FROM entity_mentions)")
     _, statuses = query(db_path, "SELECT entity_status, count(*) FROM articles WHERE run_id = ? "
                                  "AND entity_status IS NOT NULL GROUP BY ALL ORDER BY 2 DESC, 1", [run_id])
+    _, reasons = query(db_path, (REPORT_SQL_DIR / "inputs_by_state.sql").read_text(), variables={"run_id": run_id})
     lines = [
         f"run {run_id}  ({db_path})",
         f"  inputs {n_inputs}: loaded {loaded}, duplicate {duplicate}, rejected {rejected}, failed {failed}",
+        *(f"  {state}: " + ", ".join(f"{reason} {n}" for other, reason, n in reasons if other == state)
+          for state in ("duplicate", "rejected", "failed") if any(other == state for other, _, _ in reasons)),
         "  entities by: " + (", ".join(f"{status} {count}" for status, count in statuses) or "no article loaded"),
         f"  quality checks: {passed} passed, {failed_checks} failed" if passed or failed_checks
         else "  quality checks: not run (--no-check)",
         "  database: {} articles, {} entities, {} mentions".format(*totals[0]),
         "",
-        "this run's top entities (sql/queries/run_top_entities.sql):",
-        format_table(*query(db_path, named_query("run_top_entities"), variables={"run_id": run_id})),
+        *(["this run's top entities (sql/queries/run_top_entities.sql):",
+           format_table(*query(db_path, named_query("run_top_entities"), variables={"run_id": run_id}))]
+          if loaded else ["this run loaded no new article, so it has no entities of its own"]),
         "",
-        "top entities of the store:",
+        "top entities of the whole store, all runs (sql/queries/top_entities.sql):",
         format_table(*query(db_path, named_query("top_entities"))),
         "",
         f"example query (sql/queries/{EXAMPLE_QUERY}.sql):",

@@ -30,7 +30,7 @@ ARTICLE_SCHEMA = pa.schema([
     ("published_rule", pa.string()), ("updated_at", pa.date32()), ("language", pa.string()),
     ("language_prob", pa.float64()), ("body", pa.string()), ("body_chars", pa.int32()),
     ("content_hash", pa.string()), ("warnings", pa.list_(pa.string())), ("body_rule", pa.string()),
-    ("language_candidates", pa.string()), ("entity_status", pa.string()),
+    ("language_candidates", pa.string()), ("entity_status", pa.string()), ("host", pa.string()),
 ])
 MENTION_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("surface", pa.string()), ("label", pa.string()),

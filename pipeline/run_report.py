@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import charts
+from pipeline.report import REPORT_SQL_DIR
 from pipeline.store import StoreLike, connect, retry_lost_files
 
-REPORT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "report"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SECTIONS = ("run", "inputs_by_state", "articles_per_day", "articles_per_site", "articles_per_language",
             "run_entities", "store_entities", "duplicates", "stories", "recent_runs", "quality_failures", "stream_lag")

@@ -46,6 +46,12 @@ def canonical_url(url: str | None) -> str | None:
     return escape_controls(courlan.normalize_url(desktop, strict=True, trailing_slash=False))
 
 
+def url_host(canonical: str | None) -> str | None:
+    """The host of a canonical URL (lower case, without port, `www`/`m`/`amp` labels already dropped): what
+    `articles.host` holds, and the site name of a page that names none."""
+    return (urlsplit(canonical).hostname or None) if canonical else None
+
+
 def _unwrap_amp_viewer(url: str) -> str:
     wrapped = _AMP_VIEWER.match(url)
     if not wrapped:

@@ -230,13 +230,13 @@ def _insert_articles(con: duckdb.DuckDBPyConnection, articles: pa.Table, keep: p
     columns = ["article_id", "doc_key", "url", "canonical_url", "source_uri", "site", "title", "byline",
                "published_at", "published_rule", "updated_at", "language", "language_prob", "body", "body_chars",
                "content_hash", "story_id", "ingested_at", "run_id", "version_of", "version", "warnings", "body_rule",
-               "language_candidates", "entity_status"]
+               "language_candidates", "entity_status", "host"]
     merge_rows(
         con, "articles",
         "SELECT article_id, doc_key, url, canonical_url, source_uri, site, title, byline, published_at, "
         "published_rule, updated_at, language, language_prob, body, body_chars, content_hash, "
         "NULL::VARCHAR AS story_id, ?::TIMESTAMP AS ingested_at, ?::VARCHAR AS run_id, v.version_of, v.version, "
-        "nullif(warnings, []) AS warnings, body_rule, language_candidates, entity_status "
+        "nullif(warnings, []) AS warnings, body_rule, language_candidates, entity_status, host "
         "FROM incoming_articles JOIN incoming_versions v USING (article_id)",
         ["article_id"], columns, params=[_now(), run_id])
 

@@ -22,7 +22,7 @@ from pipeline.extract.dispatch import Rejected, extract
 from pipeline.records import LedgerEntry, LedgerState, RawDoc, article_id_for
 from pipeline.run_folder import ProcessedBatch
 from pipeline.settings import Settings
-from pipeline.urls import canonical_url
+from pipeline.urls import canonical_url, url_host
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -89,12 +89,14 @@ def _article_row(raw: RawDoc, settings: Settings, today: dt.date | None) -> tupl
                        f"(> {settings.max_body_chars}), not one article")
     language = detect_language(extraction.body, settings.language_min_probability)
     url = raw.url or extraction.url
+    canonical = canonical_url(url)
+    host = url_host(canonical)
     article_id = article_id_for(raw.doc_key)
     dates = [{"article_id": article_id, "value": c.value, "kind": c.kind, "rule": c.rule}
              for c in extraction.date_candidates]
     article = {
-        "article_id": article_id, "doc_key": raw.doc_key, "url": url, "canonical_url": canonical_url(url),
-        "source_uri": raw.source_uri, "site": extraction.site, "title": extraction.title,
+        "article_id": article_id, "doc_key": raw.doc_key, "url": url, "canonical_url": canonical, "host": host,
+        "source_uri": raw.source_uri, "site": extraction.site or host, "title": extraction.title,
         "byline": extraction.byline, "published_at": extraction.published_at,
         "published_rule": extraction.published_rule, "updated_at": extraction.updated_at,
         "language": language.language, "language_prob": language.probability,
