@@ -27,6 +27,7 @@ require() {
 
 require AIRFLOW__API_AUTH__JWT_SECRET AIRFLOW_JWT_SECRET 32
 require POSTGRES_PASSWORD POSTGRES_PASSWORD 16
+require AIRFLOW_ADMIN_PASSWORD AIRFLOW_ADMIN_PASSWORD 12
 fernet_key='[A-Za-z0-9_-]{43}='
 if require AIRFLOW__CORE__FERNET_KEY AIRFLOW_FERNET_KEY 44 \
     && [[ ! $AIRFLOW__CORE__FERNET_KEY =~ ^$fernet_key(,$fernet_key)*$ ]]; then
@@ -34,6 +35,6 @@ if require AIRFLOW__CORE__FERNET_KEY AIRFLOW_FERNET_KEY 44 \
 fi
 
 if (( status == 0 )); then
-  echo "check-secrets: JWT secret, Fernet key and Postgres password are set and are not the examples"
+  echo "check-secrets: JWT secret, Fernet key, Postgres and admin passwords are set and are not the examples"
 fi
 exit "$status"

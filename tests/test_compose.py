@@ -1,11 +1,13 @@
 """docker-compose.yml is checked structurally (no Docker engine runs in CI), and its secret check is run."""
 
 import base64
+import json
 import os
 import re
 import secrets
 import shutil
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -16,7 +18,13 @@ COMPOSE_TEXT = (REPO / "docker-compose.yml").read_text()
 COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 AIRFLOW_SERVICES = ("airflow-init", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
                     "airflow-triggerer", "airflow-worker")
-SECRETS = ("AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "POSTGRES_PASSWORD")
+SECRETS = ("AIRFLOW_JWT_SECRET", "AIRFLOW_FERNET_KEY", "POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD")
+CONTAINER_NAMES = {"AIRFLOW_JWT_SECRET": "AIRFLOW__API_AUTH__JWT_SECRET",
+                   "AIRFLOW_FERNET_KEY": "AIRFLOW__CORE__FERNET_KEY", "POSTGRES_PASSWORD": "POSTGRES_PASSWORD",
+                   "AIRFLOW_ADMIN_PASSWORD": "AIRFLOW_ADMIN_PASSWORD"}
+LONG_RUNNING = AIRFLOW_SERVICES[1:]
+COMPOSE_VARIABLE = r"(?<!\$)\$\{(\w+)"
+"""A variable compose substitutes; `$${X}` is a literal `${X}` for the container's shell."""
 CHECK_SECRETS = REPO / "deploy" / "check-secrets.sh"
 
 
@@ -27,7 +35,8 @@ def env_example() -> dict[str, str]:
 
 def good_secrets() -> dict[str, str]:
     return {"AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32), "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
-            "AIRFLOW_FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode()}
+            "AIRFLOW_FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
+            "AIRFLOW_ADMIN_PASSWORD": secrets.token_urlsafe(16)}
 
 
 class MissingVariable(Exception):
@@ -50,7 +59,9 @@ def interpolate(env: dict[str, str], node=COMPOSE):
         return {key: interpolate(env, item) for key, item in node.items()}
     if isinstance(node, list):
         return [interpolate(env, item) for item in node]
-    return re.sub(r"\$\{(\w+)(?:(:[-?])([^}]*))?\}", value, node) if isinstance(node, str) else node
+    if not isinstance(node, str):
+        return node
+    return re.sub(r"(?<!\$)\$\{(\w+)(?:(:[-?])([^}]*))?\}", value, node).replace("$$", "$")
 
 
 def init_environment(env: dict[str, str]) -> dict:
@@ -90,7 +101,7 @@ def test_bind_mounts_default_to_folders_of_the_repo():
 
 
 def test_every_variable_the_compose_file_reads_is_in_env_example():
-    wanted = set(re.findall(r"\$\{(\w+)", COMPOSE_TEXT))
+    wanted = set(re.findall(COMPOSE_VARIABLE, COMPOSE_TEXT))
     assert wanted <= set(env_example())
 
 
@@ -99,7 +110,7 @@ def test_env_file_itself_is_not_committed():
 
 
 def test_every_use_of_a_secret_requires_it():
-    uses = re.findall(rf"\$\{{({'|'.join(SECRETS)})([^}}]*)\}}", COMPOSE_TEXT)
+    uses = re.findall(rf"(?<!\$)\$\{{({'|'.join(SECRETS)})([^}}]*)\}}", COMPOSE_TEXT)
     assert {name for name, _ in uses} == set(SECRETS)
     assert all(rest.startswith(":?") for _, rest in uses), uses
 
@@ -122,7 +133,42 @@ def test_the_api_is_published_on_localhost_unless_configured():
 def test_the_api_server_writes_its_password_file_under_umask_077():
     service = COMPOSE["services"]["airflow-apiserver"]
     assert service["entrypoint"] == "/bin/bash"
-    assert re.fullmatch(r"umask 077 && exec airflow api-server", service["command"][-1])
+    assert re.fullmatch(r"umask 077 && python /opt/news/deploy/write_admin_password.py && exec airflow api-server",
+                        service["command"][-1])
+
+
+def test_the_admin_password_is_the_one_in_env(tmp_path):
+    environment = interpolate({**env_example(), **good_secrets(), "AIRFLOW_ADMIN_USER": "editor"})
+    api_server = environment["services"]["airflow-apiserver"]["environment"]
+    target = tmp_path / "passwords.json"
+    env = {"PATH": os.environ["PATH"], "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(target),
+           "AIRFLOW_ADMIN_USER": api_server["AIRFLOW_ADMIN_USER"],
+           "AIRFLOW_ADMIN_PASSWORD": api_server["AIRFLOW_ADMIN_PASSWORD"]}
+    subprocess.run([sys.executable, str(REPO / "deploy" / "write_admin_password.py")], env=env, check=True,
+                   capture_output=True)
+    assert json.loads(target.read_text()) == {"editor": api_server["AIRFLOW_ADMIN_PASSWORD"]}
+    assert api_server["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "editor:admin"
+    assert api_server["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == (
+        "/opt/airflow/simple_auth_manager_passwords.json")
+
+
+@pytest.mark.parametrize("name", LONG_RUNNING)
+def test_every_long_running_service_has_a_healthcheck_the_image_can_run(name):
+    """The slim image has python, airflow and celery, not curl; a start period lets the first start pass."""
+    check = COMPOSE["services"][name]["healthcheck"]
+    command = " ".join(check["test"][1:])
+    assert command.split()[0] in {"python", "airflow", "celery"}, command
+    assert "curl" not in command and "wget" not in command
+    assert check["start_period"] and check["retries"] >= 3 and check["timeout"]
+    if command.startswith(("airflow jobs check", "celery")):
+        assert '"$${HOSTNAME}"' in COMPOSE_TEXT and "${HOSTNAME}" in interpolate(
+            {**env_example(), **good_secrets()})["services"][name]["healthcheck"]["test"][1]
+
+
+def test_workers_have_a_memory_limit_and_a_concurrency_to_match():
+    worker = interpolate({**env_example(), **good_secrets()})["services"]["airflow-worker"]
+    assert worker["deploy"]["resources"]["limits"]["memory"] == env_example()["WORKER_MEMORY"] == "4g"
+    assert worker["environment"]["AIRFLOW__CELERY__WORKER_CONCURRENCY"] == env_example()["CELERY_WORKER_CONCURRENCY"]
 
 
 def test_airflow_init_checks_the_secrets_before_anything_else():
@@ -160,13 +206,13 @@ def test_the_secret_check_passes_generated_values():
     ("AIRFLOW_FERNET_KEY", "", "is empty"),
     ("AIRFLOW_FERNET_KEY", "x" * 44, "is not a Fernet key"),
     ("AIRFLOW_FERNET_KEY", "change-me", "is still the example value"),
+    ("AIRFLOW_ADMIN_PASSWORD", "change-me-admin", "is still the example value"),
+    ("AIRFLOW_ADMIN_PASSWORD", "admin", "shorter than 12"),
 ])
 def test_the_secret_check_refuses_one_bad_value(secret, value, reason):
-    container_names = {"AIRFLOW_JWT_SECRET": "AIRFLOW__API_AUTH__JWT_SECRET",
-                       "AIRFLOW_FERNET_KEY": "AIRFLOW__CORE__FERNET_KEY", "POSTGRES_PASSWORD": "POSTGRES_PASSWORD"}
     good = good_secrets()
-    environment = {container_names[name]: good[name] for name in SECRETS}
-    done = run_check_secrets({**environment, container_names[secret]: value})
+    environment = {CONTAINER_NAMES[name]: good[name] for name in SECRETS}
+    done = run_check_secrets({**environment, CONTAINER_NAMES[secret]: value})
     assert done.returncode == 1
     assert done.stderr.splitlines() == [line for line in done.stderr.splitlines() if f" {secret} in .env " in line]
     assert reason in done.stderr
@@ -176,7 +222,8 @@ def test_the_secret_check_accepts_a_rotated_fernet_key_list():
     good = good_secrets()
     rotated = f"{good['AIRFLOW_FERNET_KEY']},{good_secrets()['AIRFLOW_FERNET_KEY']}"
     done = run_check_secrets({"AIRFLOW__API_AUTH__JWT_SECRET": good["AIRFLOW_JWT_SECRET"],
-                              "POSTGRES_PASSWORD": good["POSTGRES_PASSWORD"], "AIRFLOW__CORE__FERNET_KEY": rotated})
+                              "POSTGRES_PASSWORD": good["POSTGRES_PASSWORD"], "AIRFLOW__CORE__FERNET_KEY": rotated,
+                              "AIRFLOW_ADMIN_PASSWORD": good["AIRFLOW_ADMIN_PASSWORD"]})
     assert done.returncode == 0, done.stderr
 
 

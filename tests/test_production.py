@@ -11,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pipeline.store import connect, run_snapshot
-from tests.conftest import SEEDS
+from tests.conftest import REPO, SEEDS
 from tests.support.cluster import DUCKDB_POOL, POSTGRES_URL, AirflowCluster, group_alive, services_reachable
 
 pytestmark = pytest.mark.integration
@@ -124,6 +127,22 @@ def test_the_scheduler_starts_the_nightly_run_by_itself(cluster):
     assert len(scheduled) == 1
     assert cluster.wait_for_runs("news_ingest", scheduled) == {scheduled[0]: "success"}
     assert table(cluster, f"SELECT n_inputs FROM ingest_runs WHERE run_id = '{scheduled[0]}'") == [(0,)]
+
+
+def test_the_compose_healthchecks_pass_against_running_components(cluster):
+    """docker-compose.yml's healthcheck commands, run here against the native components: each passes, so a
+    container's can too (the worker's ping names this cluster's worker, the api-server's its port)."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
+                 "airflow-worker"):
+        kind, *test = compose["services"][name]["healthcheck"]["test"]
+        command = [part.replace('"$${HOSTNAME}"', socket.getfqdn())
+                   .replace(f"celery@{socket.getfqdn()}", f"news1@{socket.gethostname()}")
+                   .replace("localhost:8080", f"127.0.0.1:{cluster.port}") for part in test]
+        if kind == "CMD-SHELL":
+            command = ["bash", "-c", *command]
+        done = subprocess.run(command, env=cluster.environment(), capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (name, command, done.stdout[-1500:], done.stderr[-1500:])
 
 
 def test_the_fetch_dag_is_parsed_and_waits_paused(cluster):
