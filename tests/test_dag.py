@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.sources.registry import LISTING_KINDS, SOURCE_KINDS
 from pipeline.stages.run import run_pipeline
-from pipeline.store import connect, query
+from pipeline.store import query
 from tests.conftest import REPO, SEEDS
 
 DAGS = REPO / "dags"
@@ -160,14 +160,18 @@ def asset_event_extras(run_id: str) -> list[dict]:
         return [dict(event.extra) for event in events]
 
 
-def test_a_critical_quality_failure_fails_the_dag_run(dagbag, dag_db, settings):
-    run_pipeline([str(SEEDS)], settings.with_store(dag_db), "earlier")
-    with connect(dag_db) as con:
-        con.execute("UPDATE articles SET published_at = DATE '2999-01-01'")
-    run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(SEEDS)]})
+def test_a_critical_quality_failure_fails_the_dag_run(dagbag, dag_db, tmp_path):
+    """The run's own article is garbled (UTF-8 text that was once decoded with the wrong codec): the gate fails the
+    run, and is not tried again."""
+    inbox = tmp_path / "garbled"
+    inbox.mkdir()
+    (inbox / "garbled.txt").write_text("Minister visits Berlin\n\n" + " ".join(
+        ["The ministerâ€™s cafÃ© visit was Ã©tÃ© and the crÃ¨me brÃ»lÃ©e was served."] * 8) + "\n")
+    run = dagbag.dags["news_ingest"].test(run_conf={"sources": [str(inbox)]})
     assert run.state == "failed"
+    assert run.get_task_instance("validate").try_number == 1
     _, rows = query(dag_db, "SELECT suite, expectation FROM quality_results WHERE NOT success")
-    assert any(suite == "articles" and "published_at" in expectation for suite, expectation in rows)
+    assert ("articles", "expect_column_values_to_be_between(mojibake_markers)") in rows
 
 
 def test_runs_for_past_dates_replay_the_inbox_and_add_nothing_after_the_first(dagbag, dag_db):

@@ -388,3 +388,29 @@ def test_a_top_entity_that_is_a_function_word_or_a_number_warns(fresh_db, gx_dir
     report = validate_run(fresh_db, RUN_ID, gx_dir)
     warned = [o for o in report.outcomes if o.suite == "top_entities" and not o.success]
     assert report.ok and warned and name in warned[0].observed
+
+
+def _add_run(db_path: Path, run_id: str, articles: list[dict]) -> None:
+    """A later run that loaded `articles` (no mentions), with its ledger and balanced counts."""
+    with connect(db_path) as con:
+        for article in articles:
+            _insert(con, "articles", article | {"run_id": run_id})
+            _insert(con, "ingest_log", _log_row(article, run_id=run_id))
+        _insert(con, "ingest_runs", {"run_id": run_id, "n_inputs": len(articles), "n_loaded": len(articles),
+                                     "n_duplicate": 0, "n_rejected": 0, "n_failed": 0})
+
+
+def test_the_gate_judges_the_run_s_own_rows_and_their_collisions_with_earlier_ones(fresh_db, gx_dir):
+    """A later run is not failed by an earlier run's damage (that was the earlier gate's to find), but an article
+    of its own whose doc_key an earlier article already holds is a collision it must answer for."""
+    _load_run(fresh_db, [_article("a1")])
+    with connect(fresh_db) as con:
+        con.execute("UPDATE articles SET published_at = DATE '2999-01-01'")
+    _add_run(fresh_db, "run-2", [_article("a2")])
+    assert validate_run(fresh_db, "run-2", gx_dir).ok
+    assert not validate_run(fresh_db, RUN_ID, gx_dir).ok
+
+    _add_run(fresh_db, "run-3", [_article("a3", doc_key="doc-a1")])
+    report = validate_run(fresh_db, "run-3", gx_dir)
+    assert ("articles", "expect_column_values_to_be_unique(doc_key)") in [
+        (o.suite, o.expectation) for o in report.critical_failures]
