@@ -131,13 +131,16 @@ def test_the_scheduler_starts_the_nightly_run_by_itself(cluster):
 
 def test_the_compose_healthchecks_pass_against_running_components(cluster):
     """docker-compose.yml's healthcheck commands, run here against the native components: each passes, so a
-    container's can too (the worker's ping names this cluster's worker, the api-server's its port)."""
+    container's can too. $HOSTNAME in a container is the name Airflow records its jobs under; here that is
+    Airflow's own `get_hostname()`. The worker's ping names this cluster's worker, the api-server's its port."""
+    from airflow.utils.net import get_hostname
+
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    host = get_hostname()
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
                  "airflow-worker"):
         kind, *test = compose["services"][name]["healthcheck"]["test"]
-        command = [part.replace('"$${HOSTNAME}"', socket.getfqdn())
-                   .replace(f"celery@{socket.getfqdn()}", f"news1@{socket.gethostname()}")
+        command = [part.replace('$${HOSTNAME}', host).replace(f"celery@{host}", f"news1@{socket.gethostname()}")
                    .replace("localhost:8080", f"127.0.0.1:{cluster.port}") for part in test]
         if kind == "CMD-SHELL":
             command = ["bash", "-c", *command]

@@ -414,3 +414,45 @@ def test_the_gate_judges_the_run_s_own_rows_and_their_collisions_with_earlier_on
     report = validate_run(fresh_db, "run-3", gx_dir)
     assert ("articles", "expect_column_values_to_be_unique(doc_key)") in [
         (o.suite, o.expectation) for o in report.critical_failures]
+
+
+def _settled_run(db_path: Path, run_id: str, states: list[str], counts: dict | None = None) -> None:
+    """A run that loaded nothing: only ledger rows (an input seen before, a reject, …) and its counts."""
+    with connect(db_path) as con:
+        for number, state in enumerate(states):
+            _insert(con, "ingest_log", {"run_id": run_id, "doc_key": f"doc-{number}", "state": state,
+                                        "source_uri": f"file:///inbox/{number}.txt", "logged_at": AT})
+        by_state = {f"n_{state}": states.count(state) for state in ("loaded", "duplicate", "rejected", "failed")}
+        _insert(con, "ingest_runs", {"run_id": run_id, "n_inputs": len(states)} | by_state | (counts or {}))
+
+
+def test_a_run_that_loaded_nothing_is_gated_on_its_ledger_without_great_expectations(fresh_db, gx_dir):
+    _settled_run(fresh_db, "settled", ["duplicate", "duplicate", "rejected"])
+    report = validate_run(fresh_db, "settled", gx_dir)
+    assert report.ok and report.docs_index is None
+    assert {(o.suite, o.expectation) for o in report.outcomes} == {
+        ("ledger", "expect_column_values_to_be_unique(input_in_run)"),
+        ("ledger", "expect_column_values_to_be_unique(doc_key)"),
+        ("ledger", "expect_column_values_to_be_in_set(state)"),
+        ("ledger_balance", "expect_column_values_to_be_in_set(balanced)"),
+        ("aggregates", "expect_column_values_to_be_in_set(consistent)")}
+    assert not gx_dir.exists(), "no great-expectations context was made"
+
+    _settled_run(fresh_db, "unbalanced", ["duplicate"], counts={"n_inputs": 2, "n_failed": 1})
+    [failure] = validate_run(fresh_db, "unbalanced", gx_dir).critical_failures
+    assert (failure.suite, failure.expectation) == ("ledger_balance", "expect_column_values_to_be_in_set(balanced)")
+    assert failure.observed.startswith("1 of 1 unexpected: ingest_runs inputs=2")
+
+
+@pytest.mark.parametrize("states", [["duplicate", "rejected"], ["duplicate", "sideways"]], ids=["sound", "bad-state"])
+def test_the_ledger_checks_without_great_expectations_judge_as_its_suites_do(fresh_db, gx_dir, states):
+    from pipeline.quality import _read_frames, ledger_outcomes
+    from pipeline.quality_suites import run_suites
+
+    _settled_run(fresh_db, "settled", states)
+    frames = _read_frames(fresh_db, ["settled"])
+    by_suites = {(o.suite, o.expectation): o.success
+                 for o in run_suites(frames, ["en"], gx_dir, "settled", datetime.now(UTC))[0]}
+    alone = {(o.suite, o.expectation): o.success for o in ledger_outcomes(frames)}
+    assert alone == {key: by_suites[key] for key in alone}
+    assert all(alone.values()) is (states == ["duplicate", "rejected"])

@@ -22,7 +22,6 @@ from pipeline.sources.web import WebListing
 from pipeline.stages.fetch import fetch_pages, plan_fetched, snapshot_frontier
 from pipeline.stages.load import load
 from pipeline.stages.plan import Plan, plan_source
-from pipeline.stages.process import process_batch
 from pipeline.stages.stream import StreamRun, acknowledge, consume, plan_consumed, taken_by
 from pipeline.stages.workers import BatchWorkers
 from pipeline.store import kept_connection
@@ -80,6 +79,8 @@ class StepClock:
 
 def run_planned(plan: Plan, settings: Settings, today: dt.date | None = None,
                 clock: StepClock | None = None) -> RunSummary:
+    from pipeline.stages.process import process_batch  # spaCy and trafilatura: only when there is work
+
     clock = clock or StepClock()
     progress.start("extracting", sum(run_folder.count(batch) for batch in plan.batches))
     progress.start("tagging")
