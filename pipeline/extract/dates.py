@@ -10,12 +10,15 @@ all parse dates with `find_dates`, and so that every `published_rule` value of b
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import htmldate
+from htmldate.utils import load_html
+from lxml.html import HtmlElement
 
 from pipeline.records import DateCandidate
 
@@ -156,19 +159,32 @@ def choose_text_dates(candidates: list[DateCandidate]) -> tuple[dt.date | None, 
     return None, None, None
 
 
-def html_date_candidates(html: str, url: str | None, document: dict[str, Any],
-                         today: dt.date) -> Iterator[DateCandidate]:
-    """htmldate on markup first, then its extensive text search, then trafilatura's metadata date."""
-    found = [
-        ("htmldate_original", "published", _htmldate(html, url, today, original=True, extensive=False)),
+class HtmlDates:
+    """htmldate's answers for one page, in rule order, and trafilatura's metadata date once it is known."""
+
+    def __init__(self, found: list[tuple[str, str, dt.date | None]], html: str, today: dt.date):
+        self.found, self.html, self.today = found, html, today
+
+    def with_metadata(self, document: dict[str, Any]) -> Iterator[DateCandidate]:
+        """htmldate on markup first, then its extensive text search, then trafilatura's metadata date."""
+        metadata = ("trafilatura_metadata", "published", _unless_year_guess(_parse(document.get("date")), self.html))
+        for rule, kind, value in [*self.found[:2], metadata, *self.found[2:]]:
+            if value is not None and value <= self.today:
+                yield DateCandidate(value=value, rule=rule, kind=kind)
+
+
+def html_date_candidates(html: str, url: str | None, today: dt.date) -> HtmlDates:
+    """htmldate's three searches of the page, parsed once with htmldate's own parser (which keeps comments, where
+    some pages write their dates; trafilatura's drops them): htmldate searches a copy of a tree it is given."""
+    page: str | HtmlElement = html
+    with contextlib.suppress(ValueError, TypeError):
+        page = load_html(html) or html
+    return HtmlDates([
+        ("htmldate_original", "published", _htmldate(page, url, today, original=True, extensive=False)),
         ("htmldate_extensive", "published", _unless_year_guess(
-            _htmldate(html, url, today, original=True, extensive=True), html)),
-        ("trafilatura_metadata", "published", _unless_year_guess(_parse(document.get("date")), html)),
-        ("htmldate_updated", "updated", _htmldate(html, url, today, original=False, extensive=False)),
-    ]
-    for rule, kind, value in found:
-        if value is not None and value <= today:
-            yield DateCandidate(value=value, rule=rule, kind=kind)
+            _htmldate(page, url, today, original=True, extensive=True), html)),
+        ("htmldate_updated", "updated", _htmldate(page, url, today, original=False, extensive=False)),
+    ], html, today)
 
 
 def _unless_year_guess(value: dt.date | None, html: str) -> dt.date | None:
@@ -183,9 +199,10 @@ def _unless_year_guess(value: dt.date | None, html: str) -> dt.date | None:
     return value
 
 
-def _htmldate(html: str, url: str | None, today: dt.date, original: bool, extensive: bool) -> dt.date | None:
+def _htmldate(page: str | HtmlElement, url: str | None, today: dt.date, original: bool,
+              extensive: bool) -> dt.date | None:
     try:
-        found = htmldate.find_date(html, url=url, original_date=original, extensive_search=extensive,
+        found = htmldate.find_date(page, url=url, original_date=original, extensive_search=extensive,
                                    max_date=today.isoformat())
     except (ValueError, TypeError):
         return None

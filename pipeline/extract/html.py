@@ -10,13 +10,14 @@ import datetime as dt
 import html as html_entities
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
-from lxml.etree import ParserError
 from trafilatura.settings import Document
+from trafilatura.utils import load_html
 
 from pipeline.extract.dates import choose_html_dates, html_date_candidates
 from pipeline.extract.titles import headline_key, names_site, site_keys, strip_site_name, title_keys
@@ -32,14 +33,19 @@ LiveBlogPosting, ...), as opposed to the WebPage, Organization or VideoObject it
 
 
 def extract_html(html: str, url: str | None = None, today: dt.date | None = None) -> Extraction:
+    """The page is parsed twice, not five times: once by trafilatura's parser, whose tree gives the headline's
+    evidence before trafilatura prunes it as it extracts, and once by htmldate's, for its three searches."""
     today = today or dt.date.today()
-    extracted = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False,
-                                            include_tables=False)
+    tree = load_html(html)
+    heads = _PageHeads.of(tree)
+    dates = html_date_candidates(html, url, today)
+    extracted = trafilatura.bare_extraction(tree if tree is not None else html, url=url, with_metadata=True,
+                                            include_comments=False, include_tables=False)
     document = extracted.as_dict() if isinstance(extracted, Document) else extracted
-    title = _headline(html, document or {}, url)
+    title = _headline(heads, document or {}, url)
     if not document:
         return Extraction(body="", body_rule="html", title=title)
-    candidates = list(html_date_candidates(html, url, document, today))
+    candidates = list(dates.with_metadata(document))
     published, rule, updated = choose_html_dates(candidates)
     return Extraction(
         body=_body(document.get("text") or "", title),
@@ -55,7 +61,26 @@ def extract_html(html: str, url: str | None = None, today: dt.date | None = None
     )
 
 
-def _headline(html: str, document: dict[str, Any], url: str | None) -> str | None:
+@dataclass(frozen=True)
+class _PageHeads:
+    """What the headline rules read from the page, taken before trafilatura prunes the tree."""
+
+    page_title: str | None = None
+    og_title: str | None = None
+    og_site_name: str | None = None
+    h1s: tuple[str, ...] = ()
+    json_ld_headline: str | None = None
+
+    @classmethod
+    def of(cls, tree: lxml.html.HtmlElement | None) -> _PageHeads:
+        if tree is None:
+            return cls()
+        return cls(_first(tree, "//title/text()"), _first(tree, '//meta[@property="og:title"]/@content'),
+                   _first(tree, '//meta[@property="og:site_name"]/@content'), tuple(_h1s(tree)),
+                   _json_ld_headline(tree))
+
+
+def _headline(heads: _PageHeads, document: dict[str, Any], url: str | None) -> str | None:
     """The headline readers saw, chosen by this precedence:
 
     1. When og:title says something else than <title> (site names aside), the publisher wrote a
@@ -66,18 +91,14 @@ def _headline(html: str, document: dict[str, Any], url: str | None) -> str | Non
        the page's <title>, unless it is the site's name (a logo in an <h1>); else the title without
        its site name.
     """
-    tree = _tree(html)
-    page_title = _first(tree, "//title/text()")
-    og_title = _first(tree, '//meta[@property="og:title"]/@content')
+    page_title, og_title, h1s = heads.page_title, heads.og_title, heads.h1s
     title = document.get("title") or og_title or page_title
     if not title:
         return None
-    sites = [document.get("sitename") or "", _first(tree, '//meta[@property="og:site_name"]/@content') or "",
-             *_host_labels(url or document.get("url"))]
+    sites = [document.get("sitename") or "", heads.og_site_name or "", *_host_labels(url or document.get("url"))]
     names = site_keys(sites)
-    h1s = _h1s(tree)
     if not _differs(og_title, page_title, sites):
-        structured = headline_key(strip_site_name(_json_ld_headline(tree) or "", sites))
+        structured = headline_key(strip_site_name(heads.json_ld_headline or "", sites))
         for h1 in h1s:
             if structured and headline_key(h1) == structured:
                 return h1
@@ -124,14 +145,6 @@ def _json_ld_items(data: object) -> Iterator[dict[str, object]]:
         elif isinstance(node, dict):
             yield node
             stack[:0] = [value for value in node.values() if isinstance(value, (dict, list))]
-
-
-def _tree(html: str) -> lxml.html.HtmlElement | None:
-    """The page parsed with lxml; None for markup it refuses (empty or a bare XML declaration)."""
-    try:
-        return lxml.html.fromstring(html)
-    except (ParserError, ValueError):
-        return None
 
 
 def _first(tree: lxml.html.HtmlElement | None, xpath: str) -> str | None:
