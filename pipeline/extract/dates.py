@@ -178,7 +178,9 @@ def html_date_candidates(html: str, url: str | None, today: dt.date) -> HtmlDate
     some pages write their dates; trafilatura's drops them): htmldate searches a copy of a tree it is given."""
     page: str | HtmlElement = html
     with contextlib.suppress(ValueError, TypeError):
-        page = load_html(html) or html
+        tree = load_html(html)
+        if tree is not None:
+            page = tree
     return HtmlDates([
         ("htmldate_original", "published", _htmldate(page, url, today, original=True, extensive=False)),
         ("htmldate_extensive", "published", _unless_year_guess(
