@@ -16,7 +16,7 @@ export AIRFLOW_CONN_DUCKDB_DEFAULT := {"conn_type": "duckdb", "host": "$(CURDIR)
 export NEWS_DATA_DIR := $(CURDIR)/data
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install run test browser airflow bench bench-fetch bench-topology bench-store bench-stream eval eval-extraction eval-entities \
+.PHONY: install run test browser airflow bench bench-fetch bench-topology bench-store bench-scale bench-stream eval eval-extraction eval-entities \
 	eval-dedup eval-ner eval-language lint typecheck lock clean
 
 # compileall: where PYTHONDONTWRITEBYTECODE is set (CI, some containers) every `news` or `airflow` process would
@@ -77,6 +77,11 @@ bench-topology: install
 # bytes per article; BENCH_ARGS="--sizes 1000,100000 --json" limits and formats it.
 bench-store: install
 	$(BIN)/python -m tools.bench_store $(BENCH_ARGS)
+
+# `news ingest` end to end at growing sizes: first ingest, re-ingest, peak RSS, bytes per article
+# (BENCH_ARGS="--sizes 1000,10000,100000" for the large sizes).
+bench-scale: install
+	$(BIN)/python -m tools.bench_scale $(BENCH_ARGS)
 
 bench-stream: install
 	$(BIN)/python -m tools.bench_stream $(BENCH_ARGS)
