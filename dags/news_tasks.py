@@ -117,7 +117,7 @@ def gate(run_ids: list[str], name: str, fail_on_quality: bool) -> dict:
 
 
 @task
-def report(summary: dict, quality: dict) -> str:
+def report(summary: dict, quality: dict) -> str | None:
     """Prints the run summary to the task log, writes the run's HTML report (also shown by the UI's News view)
     and drops the run's staging files, now loaded; a reader, so outside the writer pool. Returns the page's path."""
     from pipeline.report import format_summary
@@ -130,12 +130,18 @@ def report(summary: dict, quality: dict) -> str:
     return page
 
 
-def write_html_report(settings, run_id: str) -> str:
-    """Writes the run's page to the reports folder and says where, in the task log."""
+def write_html_report(settings, run_id: str) -> str | None:
+    """Writes the run's page to the reports folder and says where, in the task log. A folder that cannot be
+    written is said in the log and fails nothing: the run is loaded and gated, and the UI's News view renders the
+    page from the store anyway."""
     from pipeline.run_report import report_path, write_report
 
     path = report_path(settings.reports_dir, run_id)
-    write_report(settings.store, run_id, path)
+    try:
+        write_report(settings.store, run_id, path)
+    except OSError as error:
+        print(f"report page not written ({error}); NEWS_REPORTS names the folder. The UI's News view shows it.")
+        return None
     print(f"report: {path} (and in the Airflow UI: News)")
     return str(path)
 

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 from pipeline.settings import PROJECT_ROOT, Settings, load_settings
 from pipeline.sources.registry import DEFAULT_KIND, LISTING_KINDS, SOURCE_KINDS
@@ -191,6 +191,8 @@ class ProgressDisplay:
     pipe) one line of every stage's count and rate each `LINE_EVERY` seconds, so short runs stay quiet."""
 
     LINE_EVERY = 10.0
+    UNITS: ClassVar[dict[str, str]] = {"fetching": "pages", "tagging": "articles", "loading": "loads",
+                                       "publishing": "messages"}
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -209,8 +211,8 @@ class ProgressDisplay:
 
                 if stage in self.bars:
                     self.bars[stage].close()
-                self.bars[stage] = tqdm(total=total, desc=f"{stage:>10}", unit=" inputs" if stage != "tagging"
-                                        else " articles", file=self.stream, dynamic_ncols=True, leave=True)
+                self.bars[stage] = tqdm(total=total, desc=f"{stage:>10}", unit=f" {self.UNITS.get(stage, 'inputs')}",
+                                        file=self.stream, dynamic_ncols=True, leave=True)
         self.done[stage] += done
         if self.tty:
             self.bars[stage].update(done)
@@ -255,7 +257,11 @@ def _finish(settings: Settings, run_id: str, check: bool = True) -> int:
 
         passed = validate_run(settings.store, run_id, settings.gx_dir).ok
     print(format_summary(settings.store, run_id))
-    print(f"report: {_write_html(settings, run_id)}")
+    try:
+        print(f"report: {_write_html(settings, run_id)}")
+    except OSError as error:
+        print(f"news: the run is loaded, but its report page could not be written ({error}) — set NEWS_REPORTS to "
+              "a writable folder, then news report --html", file=sys.stderr)
     return 0 if passed else 1
 
 

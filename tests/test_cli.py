@@ -188,3 +188,13 @@ def test_a_file_that_is_no_store_is_one_line_and_the_traceback_is_one_setting_aw
     monkeypatch.setenv("NEWS_DEBUG", "1")
     with pytest.raises(Exception, match=r"(?i)database|catalog|sqlite"):
         main(["report", "--store", str(notes)])
+
+
+def test_a_report_page_that_cannot_be_written_does_not_undo_the_run(cli_env, tmp_path, monkeypatch, capsys):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the reports folder should be")
+    monkeypatch.setenv("NEWS_REPORTS", str(blocked))
+    assert main(["ingest", str(SEEDS), "--no-check"]) == 0
+    captured = capsys.readouterr()
+    assert "inputs 5: loaded 5" in captured.out
+    assert captured.err.strip().startswith("news: the run is loaded, but its report page could not be written (")
