@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 class ProgressDisplay:
     """The engine's progress (`pipeline.progress`) on stderr: a bar per stage on a terminal; elsewhere (a log, a
-    pipe) one line of every stage's count and rate each `LINE_EVERY` seconds, so short runs stay quiet."""
+    pipe) one line of every stage's count and rate each `LINE_EVERY` seconds, so short runs stay quiet. A stage's
+    rate runs from its start to its last unit, so a finished stage keeps the rate it had."""
 
     LINE_EVERY = 10.0
     UNITS: ClassVar[dict[str, str]] = {"fetching": "pages", "tagging": "articles", "loading": "loads",
@@ -201,6 +202,7 @@ class ProgressDisplay:
         self.done: dict[str, int] = {}
         self.totals: dict[str, int | None] = {}
         self.started: dict[str, float] = {}
+        self.latest: dict[str, float] = {}
         self.last_line = time.monotonic()
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
@@ -214,6 +216,7 @@ class ProgressDisplay:
                 self.bars[stage] = tqdm(total=total, desc=f"{stage:>10}", unit=f" {self.UNITS.get(stage, 'inputs')}",
                                         file=self.stream, dynamic_ncols=True, leave=True)
         self.done[stage] += done
+        self.latest[stage] = time.monotonic()
         if self.tty:
             self.bars[stage].update(done)
         elif done and time.monotonic() - self.last_line >= self.LINE_EVERY:
@@ -223,7 +226,7 @@ class ProgressDisplay:
 
     def _count(self, stage: str) -> str:
         total = self.totals[stage]
-        rate = self.done[stage] / max(time.monotonic() - self.started[stage], 1e-6)
+        rate = self.done[stage] / max(self.latest[stage] - self.started[stage], 1e-6)
         return f"{stage} {self.done[stage]}{'' if total is None else f'/{total}'} ({rate:.1f}/s)"
 
     def close(self) -> None:
