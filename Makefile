@@ -40,7 +40,7 @@ $(AIRFLOW_HOME)/.initialised: $(VENV)/.installed
 run: $(AIRFLOW_HOME)/.initialised
 	$(BIN)/airflow dags test news_ingest > $(AIRFLOW_HOME)/last-run.log 2>&1 || (tail -n 60 $(AIRFLOW_HOME)/last-run.log; exit 1)
 	@echo "Airflow run log: $(AIRFLOW_HOME)/last-run.log"
-	$(BIN)/news report
+	$(BIN)/news report --html
 
 test: lint browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
