@@ -79,19 +79,27 @@ class StepClock:
 
 def run_planned(plan: Plan, settings: Settings, today: dt.date | None = None,
                 clock: StepClock | None = None) -> RunSummary:
-    from pipeline.stages.process import process_batch  # spaCy and trafilatura: only when there is work
-
     clock = clock or StepClock()
     progress.start("extracting", sum(run_folder.count(batch) for batch in plan.batches))
     progress.start("tagging")
     with clock("process"):
-        processed = [process_batch(batch, settings, today) for batch in plan.batches]
+        processed = _processed(plan.batches, settings, today)
     progress.start("loading", 1)
     with clock("load"):
         summary = load(plan, processed, settings)
     progress.advance("loading")
     plan.folder.remove()
     return summary
+
+
+def _processed(batches: tuple[Path, ...], settings: Settings, today: dt.date | None) -> list[Path]:
+    """Every batch processed in turn; a run whose inputs were all settled in the plan has none, and then neither
+    spaCy nor trafilatura is imported (a second of a re-ingest)."""
+    if not batches:
+        return []
+    from pipeline.stages.process import process_batch
+
+    return [process_batch(batch, settings, today) for batch in batches]
 
 
 @dataclass
