@@ -15,6 +15,7 @@ import socket
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -127,6 +128,14 @@ def test_the_scheduler_starts_the_nightly_run_by_itself(cluster):
     assert len(scheduled) == 1
     assert cluster.wait_for_runs("news_ingest", scheduled) == {scheduled[0]: "success"}
     assert table(cluster, f"SELECT n_inputs FROM ingest_runs WHERE run_id = '{scheduled[0]}'") == [(0,)]
+
+
+def test_the_news_view_renders_the_latest_run_from_the_production_store(cluster):
+    """The plugin's page on the api-server reads the PostgreSQL-catalog store the workers wrote (runs above)."""
+    [(latest,)] = table(cluster, "SELECT run_id FROM ingest_runs ORDER BY finished_at DESC LIMIT 1")
+    page = httpx.get(f"{cluster.api}/news/", timeout=60)
+    assert page.status_code == 200, page.text[-500:]
+    assert f'<span id="run-id">{latest}</span>' in page.text and 'data-chart="runs_by_state"' in page.text
 
 
 def test_the_compose_healthchecks_pass_against_running_components(cluster):
