@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.store import Store, StoreLike, connect, named_query, query, retry_lost_files
+from pipeline.store import Query, Store, StoreLike, named_query, query, reading
 
 REPORT_SQL_DIR = Path(__file__).resolve().parent.parent / "sql" / "report"
+"""The queries of the run summary and the HTML report (`pipeline.run_report`), one file per section."""
 
 EXAMPLE_QUERY = "co_mentions"
+
+
+def report_sql(name: str) -> str:
+    return (REPORT_SQL_DIR / f"{name}.sql").read_text()
 
 
 def format_table(columns: list[str], rows: list[tuple]) -> str:
@@ -30,37 +34,24 @@ def latest_run_id(db_path: StoreLike) -> str | None:
 
 
 def format_summary(db_path: StoreLike, run_id: str) -> str:
-    """The run's summary, read in one read-only connection (a connection per query attached the lake nine times:
-    0.4 s of a re-ingest), and read again if maintenance merged away a file under it."""
-    return retry_lost_files(lambda: _summary(db_path, run_id))
+    """The run's summary, every query on one read-only connection (`reading`)."""
+    return reading(db_path, lambda rows_of: _summary_lines(db_path, run_id, rows_of), {"run_id": run_id})
 
 
-def _summary(db_path: StoreLike, run_id: str) -> str:
-    with connect(db_path, read_only=True) as con:
-        con.execute("SET VARIABLE run_id = ?", [run_id])
-
-        def rows(sql: str, params: list | None = None) -> tuple[list[str], list[tuple]]:
-            cursor = con.execute(sql, params or [])
-            return [d[0] for d in cursor.description], cursor.fetchall()
-
-        return _summary_lines(db_path, run_id, rows)
-
-
-def _summary_lines(db_path: StoreLike, run_id: str,
-                   query: Callable[..., tuple[list[str], list[tuple]]]) -> str:
-    _, runs = query("SELECT n_inputs, n_loaded, n_duplicate, n_rejected, n_failed FROM ingest_runs "
-                    "WHERE run_id = ?", [run_id])
+def _summary_lines(db_path: StoreLike, run_id: str, rows_of: Query) -> str:
+    _, runs = rows_of("SELECT n_inputs, n_loaded, n_duplicate, n_rejected, n_failed FROM ingest_runs "
+                        "WHERE run_id = ?", [run_id])
     if not runs:
         return f"run {run_id}: not found in {db_path}"
     n_inputs, loaded, duplicate, rejected, failed = runs[0]
-    _, checks = query("SELECT count(*) FILTER (success), count(*) FILTER (NOT success) "
-                      "FROM quality_results WHERE run_id = ?", [run_id])
+    _, checks = rows_of("SELECT count(*) FILTER (success), count(*) FILTER (NOT success) "
+                          "FROM quality_results WHERE run_id = ?", [run_id])
     passed, failed_checks = checks[0]
-    _, totals = query("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM entities), "
-                      "(SELECT count(*) FROM entity_mentions)")
-    _, statuses = query("SELECT entity_status, count(*) FROM articles WHERE run_id = ? "
-                        "AND entity_status IS NOT NULL GROUP BY ALL ORDER BY 2 DESC, 1", [run_id])
-    _, reasons = query((REPORT_SQL_DIR / "inputs_by_state.sql").read_text())
+    _, totals = rows_of("SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM entities), "
+                          "(SELECT count(*) FROM entity_mentions)")
+    _, statuses = rows_of("SELECT entity_status, count(*) FROM articles WHERE run_id = ? "
+                            "AND entity_status IS NOT NULL GROUP BY ALL ORDER BY 2 DESC, 1", [run_id])
+    _, reasons = rows_of(report_sql("inputs_by_state"))
     lines = [
         f"run {run_id}  ({db_path})",
         f"  inputs {n_inputs}: loaded {loaded}, duplicate {duplicate}, rejected {rejected}, failed {failed}",
@@ -72,14 +63,14 @@ def _summary_lines(db_path: StoreLike, run_id: str,
         "  database: {} articles, {} entities, {} mentions".format(*totals[0]),
         "",
         *(["this run's top entities (sql/queries/run_top_entities.sql):",
-           format_table(*query(named_query("run_top_entities")))]
+           format_table(*rows_of(named_query("run_top_entities")))]
           if loaded else ["this run loaded no new article, so it has no entities of its own"]),
         "",
         "top entities of the whole store, all runs (sql/queries/top_entities.sql):",
-        format_table(*query(named_query("top_entities"))),
+        format_table(*rows_of(named_query("top_entities"))),
         "",
         f"example query (sql/queries/{EXAMPLE_QUERY}.sql):",
         named_query(EXAMPLE_QUERY).strip(),
-        format_table(*query(named_query(EXAMPLE_QUERY))),
+        format_table(*rows_of(named_query(EXAMPLE_QUERY))),
     ]
     return "\n".join(lines)

@@ -387,25 +387,42 @@ def named_queries() -> list[str]:
     return sorted(path.stem for path in QUERIES_DIR.glob("*.sql"))
 
 
+_Read = TypeVar("_Read")
+Rows = tuple[list[str], list[tuple]]
+"""Column names and rows of one statement."""
+Query = Callable[..., Rows]
+"""Runs one statement (SQL, optional parameters) on a connection `reading` opened."""
+
+
 def query(where: StoreLike, sql: str, params: list | None = None,
-          variables: Mapping[str, object] | None = None) -> tuple[list[str], list[tuple]]:
+          variables: Mapping[str, object] | None = None) -> Rows:
     """Run the pipeline's own SQL read-only and return column names and rows; ``variables`` are set first
     (``getvariable(name)`` in the SQL).
 
     It trusts its SQL: text from a person (the CLI, a UI, a report parameter) goes through `read_only_query`.
     """
-    def read() -> tuple[list[str], list[tuple]]:
+    return reading(where, lambda run: run(sql, params), variables)
+
+
+def reading(where: StoreLike, read: Callable[[Query], _Read], variables: Mapping[str, object] | None = None) -> _Read:
+    """`read` given a function that runs the pipeline's own SQL, every statement on one read-only connection
+    (each connection attaches the lake anew: a summary of nine queries spent 0.4 s on it), ``variables`` set
+    first; run again as a whole if maintenance merged away a file under it (`retry_lost_files`)."""
+    def attempt() -> _Read:
         with connect(where, read_only=True) as con:
             for name, value in (variables or {}).items():
                 con.execute(f"SET VARIABLE {name} = ?", [value])
-            cursor = con.execute(sql, params or [])
-            columns = [d[0] for d in cursor.description] if cursor.description else []
-            return columns, cursor.fetchall()
 
-    return retry_lost_files(read)
+            def run(sql: str, params: list | None = None) -> Rows:
+                cursor = con.execute(sql, params or [])
+                columns = [d[0] for d in cursor.description] if cursor.description else []
+                return columns, cursor.fetchall()
+
+            return read(run)
+
+    return retry_lost_files(attempt)
 
 
-_Read = TypeVar("_Read")
 LOST_FILE_ATTEMPTS = 3
 """How often a read that met a Parquet file maintenance had just deleted is run in all (`retry_lost_files`)."""
 
