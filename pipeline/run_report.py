@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import charts
-from pipeline.report import REPORT_SQL_DIR
-from pipeline.store import StoreLike, connect, retry_lost_files
+from pipeline.records import LedgerState, Reason
+from pipeline.report import report_sql
+from pipeline.store import StoreLike, query, reading
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SECTIONS = ("run", "inputs_by_state", "articles_per_day", "articles_per_site", "articles_per_language",
             "run_entities", "store_entities", "duplicates", "stories", "recent_runs", "quality_failures", "stream_lag")
 TOP_SITES = 15
+NOT_IN_DUPLICATES = (Reason.SEEN_BEFORE, Reason.SAME_INPUT_IN_RUN)
+"""Duplicate reasons of inputs that are no new document, so the `duplicates` table has no row for them: the rules
+counted beside that table are the others, from the ledger's counts (the table's rows are cut at 50)."""
 
 
 @dataclass
@@ -50,7 +54,7 @@ class RunReport:
         return rows[0] if rows else {}
 
     def counts(self) -> dict[str, int]:
-        """The run's headline numbers: for the asset event's extra, and the page's tiles."""
+        """The run's headline numbers, for the page's tiles."""
         run = self.run
         checks = [row for row in self.sections["recent_runs"].dicts() if row["run_id"] == self.run_id]
         return {"inputs": run.get("n_inputs") or 0, "loaded": run.get("n_loaded") or 0,
@@ -60,23 +64,11 @@ class RunReport:
                 "checks_failed": checks[0]["checks_failed"] if checks else 0}
 
 
-def report_sql(name: str) -> str:
-    return (REPORT_SQL_DIR / f"{name}.sql").read_text()
-
-
 def collect(where: StoreLike, run_id: str) -> RunReport:
     """Read every section of the run's report in one read-only connection (run again if maintenance merged away a
     file under it). A run the store does not hold raises LookupError."""
-    def read() -> dict[str, Table]:
-        with connect(where, read_only=True) as con:
-            con.execute("SET VARIABLE run_id = ?", [run_id])
-            sections = {}
-            for name in SECTIONS:
-                cursor = con.execute(report_sql(name))
-                sections[name] = Table([d[0] for d in cursor.description], cursor.fetchall())
-            return sections
-
-    sections = retry_lost_files(read)
+    sections = reading(where, lambda rows_of: {name: Table(*rows_of(report_sql(name))) for name in SECTIONS},
+                       {"run_id": run_id})
     if not sections["run"].rows:
         raise LookupError(f"run {run_id!r} is not in the store")
     return RunReport(run_id, str(where), dt.datetime.now(dt.UTC).replace(microsecond=0), sections)
@@ -84,22 +76,12 @@ def collect(where: StoreLike, run_id: str) -> RunReport:
 
 def list_runs(where: StoreLike) -> list[dict[str, Any]]:
     """The newest runs, for a page that lets a person choose one."""
-    def read() -> list[dict[str, Any]]:
-        with connect(where, read_only=True) as con:
-            cursor = con.execute(report_sql("runs"))
-            return Table([d[0] for d in cursor.description], cursor.fetchall()).dicts()
-
-    return retry_lost_files(read)
+    return Table(*query(where, report_sql("runs"))).dicts()
 
 
 def find_run(where: StoreLike, asked: str) -> str | None:
     """The store run `asked` names (`find_run.sql`), or None."""
-    def read() -> list[tuple]:
-        with connect(where, read_only=True) as con:
-            con.execute("SET VARIABLE asked = ?", [asked])
-            return con.execute(report_sql("find_run")).fetchall()
-
-    rows = retry_lost_files(read)
+    _, rows = query(where, report_sql("find_run"), variables={"asked": asked})
     return rows[0][0] if rows else None
 
 
@@ -151,14 +133,12 @@ def render(report: RunReport, run_href: Callable[[str], str] | None = None,
 
     environment = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]))
     sections = report.sections
-    duplicates = sections["duplicates"].dicts()
-    by_rule: dict[str, int] = defaultdict(int)
-    for row in duplicates:
-        by_rule[row["rule"]] += 1
+    by_rule = [(reason, n) for state, reason, n in sections["inputs_by_state"].rows
+               if state == LedgerState.DUPLICATE and reason not in NOT_IN_DUPLICATES]
     return environment.get_template("run_report.html").render(
         report=report, run=report.run, counts=report.counts(), charts=_charts(report),
         run_entities=_by_label(sections["run_entities"]), store_entities=_by_label(sections["store_entities"]),
-        duplicates=duplicates, duplicate_rules=sorted(by_rule.items(), key=lambda item: -item[1]),
+        duplicates=sections["duplicates"].dicts(), duplicate_rules=by_rule,
         stories=sections["stories"].dicts(), failures=sections["quality_failures"].dicts(),
         stream_lag=sections["stream_lag"].dicts(), run_href=run_href, runs=runs or [])
 
