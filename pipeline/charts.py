@@ -29,6 +29,11 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _svg(name: str, width: int, height: int, marks: list[str]) -> str:
+    return (f'<svg class="chart" data-chart="{_attr(name)}" role="img" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">{"".join(marks)}</svg>')
+
+
 def bars(name: str, rows: Sequence[tuple[str, int | float]], width: int = 560, label_width: int = 200,
          colours: Sequence[str] | None = None) -> str:
     """Horizontal bars, one per (label, value), in the given order, each value written at the end of its bar."""
@@ -49,8 +54,7 @@ def bars(name: str, rows: Sequence[tuple[str, int | float]], width: int = 560, l
             f'fill="{fill}" rx="2" data-label="{_attr(label)}" data-value="{value}"/>'
             f'<text x="{label_width + length + 6:.1f}" y="{y + 15}" {TEXT}>{value:,}</text>')
     height = top * 2 + row_height * len(rows)
-    return (f'<svg class="chart" data-chart="{_attr(name)}" role="img" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">{"".join(marks)}</svg>')
+    return _svg(name, width, height, marks)
 
 
 def columns(name: str, rows: Sequence[tuple[str, int]], width: int = 560, height: int = 180) -> str:
@@ -76,8 +80,7 @@ def columns(name: str, rows: Sequence[tuple[str, int]], width: int = 560, height
         if index in shown:
             marks.append(f'<text x="{x + step / 2:.1f}" y="{height - 14}" text-anchor="middle" {TEXT}>'
                          f'{_attr(_short(label, 16))}</text>')
-    return (f'<svg class="chart" data-chart="{_attr(name)}" role="img" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">{"".join(marks)}</svg>')
+    return _svg(name, width, height, marks)
 
 
 def stacked_columns(name: str, labels: Sequence[str], series: dict[str, Sequence[int]], width: int = 560,
@@ -111,5 +114,4 @@ def stacked_columns(name: str, labels: Sequence[str], series: dict[str, Sequence
         marks.append(f'<rect x="{legend_x}" y="{height - 16}" width="10" height="10" fill="{colour(serie, number)}"/>'
                      f'<text x="{legend_x + 14}" y="{height - 7}" {TEXT}>{_attr(serie)}</text>')
         legend_x += 24 + 7 * len(serie)
-    return (f'<svg class="chart" data-chart="{_attr(name)}" role="img" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">{"".join(marks)}</svg>')
+    return _svg(name, width, height, marks)
