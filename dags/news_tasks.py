@@ -20,7 +20,6 @@ from airflow.sdk.exceptions import AirflowFailException
 from pipeline.settings import load_settings
 
 DUCKDB_POOL = "duckdb_writer"
-DUCKDB_CONN_ID = "duckdb_default"
 ARTICLES_ASSET = Asset(name="news_articles", uri="file:///news/articles")
 RUN_TIMEOUT = timedelta(hours=float(os.environ.get("NEWS_RUN_TIMEOUT_HOURS") or 6))
 """A run still `running` after this long is failed by the scheduler. A killed `airflow dags test` or a lost
@@ -44,18 +43,13 @@ def run_params(inputs: str) -> dict[str, Param]:
 
 
 def engine_settings(batch_size: int | None = None):
-    """Engine settings, with the store taken from the `duckdb_default` connection's host when it is set (a DuckLake
-    catalog file, or `postgres:<dsn>` with NEWS_LAKE_DATA naming the data folder)."""
+    """Engine settings for a task: the store of the `duckdb_default` connection (`news_store.store_settings`,
+    shared with the UI's News view), and the run's batch size when given."""
     from dataclasses import replace
 
-    from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
+    from news_store import store_settings
 
-    from pipeline.settings import load_settings
-
-    settings = load_settings()
-    database = DuckDBHook(duckdb_conn_id=DUCKDB_CONN_ID).get_database()
-    if database and database != ":memory:":
-        settings = settings.with_store(database)
+    settings = store_settings()
     return replace(settings, batch_size=batch_size) if batch_size else settings
 
 

@@ -5,37 +5,21 @@ views embed it: "News" in the navigation bar (the latest run, with a list of the
 on every DAG run (that run's page; a stream run's page is its last micro-batch, whose run ids start with the DAG
 run's). The page is the same self-contained HTML the `report` task writes, so it needs nothing from the network.
 
-The app reads the store the DAGs write: the `duckdb_default` connection's host, else the engine's settings.
-It only reads, with the read-only connection analysts use, so it never waits for a running load.
+The app reads the store the DAGs write (`news_store.store_settings`). It only reads, with the read-only
+connection analysts use, so it never waits for a running load.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from news_store import store_settings
 
-log = logging.getLogger(__name__)
 app = FastAPI(title="News run reports", docs_url=None, redoc_url=None, openapi_url=None)
-
-
-def _settings():
-    from pipeline.settings import load_settings
-
-    settings = load_settings()
-    from airflow.exceptions import AirflowNotFoundException
-    from airflow.providers.duckdb.hooks.duckdb import DuckDBHook
-
-    try:
-        database = DuckDBHook(duckdb_conn_id="duckdb_default").get_database()
-    except AirflowNotFoundException as error:
-        log.info("no duckdb_default connection (%s); reading %s", error, settings.store)
-        return settings
-    return settings.with_store(database) if database and database != ":memory:" else settings
 
 
 def _message(title: str, text: str, status: int) -> HTMLResponse:
@@ -50,7 +34,7 @@ def _message(title: str, text: str, status: int) -> HTMLResponse:
 def _page(request: Request, asked: str | None) -> HTMLResponse:
     from pipeline.run_report import collect, find_run, list_runs, render
 
-    settings = _settings()
+    settings = store_settings()
     if not settings.store.exists():
         return _message("No store yet", f"No store at {settings.store}: the first run creates it.", 404)
     runs = list_runs(settings.store)
