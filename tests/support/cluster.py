@@ -55,7 +55,8 @@ def services_reachable() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (for a server a test starts)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -100,7 +101,7 @@ class AirflowCluster:
     data_dir: Path
     workers: int = 1
     worker_concurrency: int = 1
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     database: str = field(default_factory=lambda: f"news_it_{secrets.token_hex(4)}")
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
