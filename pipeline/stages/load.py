@@ -55,30 +55,21 @@ def entity_id_for(label: str, key: str) -> str:
 
 
 def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
-    """Load the run's processed batches (the folders `process` returned) as one transaction."""
-    batches = [ProcessedBatch(Path(folder)) for folder in processed]
+    """Load the run's processed batches (the folders `process` returned) as one transaction, one batch at a
+    time: memory holds one batch's rows (and the run's ledger entries, which carry no text), however many
+    batches the run has. A later batch meets the earlier ones in the store, inside the same transaction, as the
+    micro-batches of a stream meet each other."""
     ledger = [LedgerEntry.from_row(row) for row in run_folder.read(plan.folder.settled).to_pylist()]
-    articles = _in_keeping_order(_concat([b.articles for b in batches], run_folder.ARTICLE_SCHEMA))
     run_id = plan.run_id
     with connect(settings.store) as con:
         migrate(con)
         con.execute("BEGIN")
-        for batch in batches:
+        near = NearDupIndex(con, settings.near_duplicate_threshold)
+        for folder in processed:
+            batch = ProcessedBatch(Path(folder))
             ledger += _load_outcomes(con, batch.outcomes, settings.store.home / REJECTS_FOLDER,
                                      settings.inline_reject_bytes)
-        near = NearDupIndex(con, settings.near_duplicate_threshold)
-        kept, verdicts = _dedup(con, articles, run_id, near)
-        ledger += verdicts
-        _insert_articles(con, articles, kept, run_id)
-        _insert_duplicates(con, verdicts, run_id)
-        keep = kept["article_id"].to_pylist()
-        con.register("incoming_dates", _only(_concat([b.dates for b in batches], run_folder.DATE_SCHEMA), keep))
-        con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
-        mentions = _only(_concat([b.mentions for b in batches], run_folder.MENTION_SCHEMA), keep)
-        _load_entities(con, mentions, _only(articles, keep).filter(pc.field("entity_status") != "ner"))
-        add_articles(con, keep)
-        assign_stories(con, keep, settings.story_window_days)
-        near.flush()
+            ledger += _load_batch(con, batch, run_id, near, settings)
         ledger = _settle_repeats(ledger)
         _write_ledger(con, run_id, ledger)
         summary = _write_run(con, plan, ledger)
@@ -86,6 +77,26 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
         commit(con, f"load {run_id}: {summary.n_loaded} loaded of {summary.n_inputs} inputs",
                {"run_id": run_id, "stage": "load", "source": plan.source})
     return summary
+
+
+def _load_batch(con: duckdb.DuckDBPyConnection, batch: ProcessedBatch, run_id: str, near: NearDupIndex,
+                settings: Settings) -> list[LedgerEntry]:
+    """One processed batch's articles, deduplicated against the store (earlier batches of the run included),
+    with their dates, entities, aggregates, stories and near-duplicate signatures; returns their ledger entries."""
+    articles = _in_keeping_order(run_folder.read(batch.articles))
+    kept, verdicts = _dedup(con, articles, run_id, near)
+    _insert_articles(con, articles, kept, run_id)
+    _insert_duplicates(con, verdicts, run_id)
+    keep = kept["article_id"].to_pylist()
+    con.register("incoming_dates", _only(run_folder.read(batch.dates), keep))
+    con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
+    con.unregister("incoming_dates")
+    mentions = _only(run_folder.read(batch.mentions), keep)
+    _load_entities(con, mentions, _only(articles, keep).filter(pc.field("entity_status") != "ner"))
+    add_articles(con, keep)
+    assign_stories(con, keep, settings.story_window_days)
+    near.flush()
+    return verdicts
 
 
 def _commit_source_states(con: duckdb.DuckDBPyConnection, run_id: str, states: tuple[SourceState, ...]) -> None:
@@ -118,19 +129,16 @@ def _settle_repeats(ledger: list[LedgerEntry]) -> list[LedgerEntry]:
     return settled
 
 
-def _concat(paths: list[Path], schema: pa.Schema) -> pa.Table:
-    return pa.concat_tables([schema.empty_table(), *(run_folder.read(path) for path in paths)])
-
-
 def _only(table: pa.Table, article_ids: list[str]) -> pa.Table:
     return table.filter(pc.is_in(table["article_id"], pa.array(article_ids, pa.string())))
 
 
 def _in_keeping_order(articles: pa.Table) -> pa.Table:
-    """Among copies arriving in one run, the one kept is the earliest published, then the longest body.
+    """Among copies arriving in one batch, the one kept is the earliest published, then the longest body.
 
-    A copy already in the store is always kept (its article_id may already be in analysts' results);
-    so the rule only orders what arrives together.
+    A copy already in the store is always kept (its article_id may already be in analysts' results), and so is
+    one from an earlier batch of the same run (the load goes batch by batch to stay in bounded memory); so the
+    rule only orders what arrives together.
     """
     return articles.sort_by([("published_at", "ascending", "at_end"), ("body_chars", "descending", "at_end"),
                              ("article_id", "ascending", "at_end")])
