@@ -6,7 +6,7 @@ for (DESIGN.md, "Streams", for the firing rule), so a run starts about a second 
 Two runs may be active, but one drain at a time (`max_active_tis_per_dag=1`): the next run's drain starts while
 the previous run is still being gated, so a run's end costs the stream seconds, not the gate's time.
 
-`drain` runs micro-batches one after another in its worker (`pipeline.stages.run.drain_stream`), extraction and
+`drain` runs micro-batches one after another in its worker (`pipeline.stages.drain.drain_stream`), extraction and
 NER in `workers` processes started once (the model loaded once in each): each micro-batch consumes at
 most `max_entries` entries (and `max_seconds` of reading and fetching url-only messages), plans, processes, loads
 (committing the stream's offset with the rows) and acknowledges, under the store's writer slot for the plan and
@@ -71,9 +71,9 @@ LAG_ASSET = Asset(name="news_stream_lag", uri="x-news://stream/lag")
         "idle_seconds": Param(SETTINGS.stream_idle_seconds, type="number", minimum=0,
                               description="End the run when the stream has had nothing new for this long "
                                           "(default: NEWS_STREAM_IDLE_SECONDS)."),
-        "workers": Param(SETTINGS.stream_workers, type="integer", minimum=1,
+        "workers": Param(SETTINGS.workers, type="integer", minimum=1,
                          description="Processes the drain extracts and tags in, side by side "
-                                     "(default: NEWS_STREAM_WORKERS, else the worker's CPUs)."),
+                                     "(default: NEWS_WORKERS, else the worker's CPUs up to 2)."),
         **run_params("Entries"),
     },
     doc_md=__doc__,
@@ -84,7 +84,7 @@ def news_stream():
         """Micro-batches until the stream is idle or the run's time is up; returns the run's lag with the run ids
         of its micro-batches (empty, which skips the rest, when it loaded nothing). Never retried: what a failed
         drain took stays pending in the stream, and the next wake takes it again (after `STALLED_SECONDS`)."""
-        from pipeline.stages.run import drain_stream
+        from pipeline.stages.drain import drain_stream
 
         drained = drain_stream(_source(params), engine_settings(params["batch_size"]), f"{run_id}.try{ti.try_number}",
                                params["max_run_seconds"], params["idle_seconds"], on_batch=lambda done: print(

@@ -347,7 +347,7 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.neardup import LayoutMismatch
     from pipeline.sources.http import HttpPolicy
     from pipeline.sources.stream import StreamSource, StreamUnavailable
-    from pipeline.stages.run import run_stream
+    from pipeline.stages.drain import run_stream
 
     policy = HttpPolicy(per_host_delay=args.delay, allowed_hosts=frozenset(args.allow_host))
     source = StreamSource.of(settings, url=args.stream_url, stream=args.stream, policy=policy,
@@ -372,13 +372,13 @@ def _follow(source: StreamSource, settings: Settings, run_id: str, check: bool) 
     over all of them."""
     from pipeline.neardup import LayoutMismatch
     from pipeline.sources.stream import StreamUnavailable
-    from pipeline.stages.run import drain_stream
+    from pipeline.stages.drain import drain_stream
 
     try:
         drained = drain_stream(source, settings, run_id, settings.stream_max_run_seconds,
                                settings.stream_idle_seconds, on_batch=lambda done: print(
                                    f"{done.summary.run_id if done.summary else run_id}: {done.line()}", flush=True),
-                               workers=settings.stream_workers)
+                               workers=settings.workers)
     except (LayoutMismatch, StreamUnavailable) as error:
         print(f"news: {error}", file=sys.stderr)
         return 2

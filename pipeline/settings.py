@@ -9,6 +9,8 @@ from pathlib import Path
 from pipeline.store import Store, StoreLike
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_DEFAULT_WORKERS = 2
+"""Processing processes by default however many CPUs: each holds a model, and two keep a run within 1 GB."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,9 @@ class Settings:
     so the run ends, is gated and shows in Airflow (NEWS_STREAM_MAX_RUN_SECONDS)."""
     stream_idle_seconds: float = 10.0
     """A stream drain ends when the stream has had nothing new for this long (NEWS_STREAM_IDLE_SECONDS)."""
-    stream_workers: int = 1
-    """Processes a stream drain extracts and tags in, side by side (NEWS_STREAM_WORKERS; default: the CPUs)."""
+    workers: int = 1
+    """Processes a CLI run or a stream drain extracts and tags in, side by side (NEWS_WORKERS; default: the CPUs,
+    at most `MAX_DEFAULT_WORKERS`). Each loads its own model (about 0.45 GB each with the small English one)."""
 
     def ner_model(self, language: str | None) -> str | None:
         """The model tagging articles in ``language``, or None when there is none."""
@@ -114,7 +117,7 @@ def load_settings() -> Settings:
         stream_max_seconds=float(os.environ.get("NEWS_STREAM_MAX_SECONDS", "60")),
         stream_max_run_seconds=float(os.environ.get("NEWS_STREAM_MAX_RUN_SECONDS", "600")),
         stream_idle_seconds=float(os.environ.get("NEWS_STREAM_IDLE_SECONDS", "10")),
-        stream_workers=int(os.environ.get("NEWS_STREAM_WORKERS") or os.cpu_count() or 1),
+        workers=int(os.environ.get("NEWS_WORKERS") or min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)),
     )
 
 

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
-import scipy.sparse
 
 from pipeline.store import merge_rows
 from pipeline.textnorm import tokens
@@ -369,6 +368,8 @@ class _Weights:
     article meeting a hundred, those walks were half of a load's time."""
 
     def __init__(self, weights: dict[str, dict[str, float]]):
+        import scipy.sparse  # here, not at the top: 0.16 s of every start, a re-ingest's included, for this alone
+
         self._row = {article_id: row for row, article_id in enumerate(weights)}
         columns: dict[str, int] = {}
         indptr, indices, data = [0], [], []

@@ -20,9 +20,9 @@ import pytest
 from pipeline.cli import main
 from pipeline.sources.kafka import KafkaStreamLog, offsets_of
 from pipeline.sources.stream import StreamSource, open_stream_log, stream_doc_key
+from pipeline.stages.drain import run_stream
 from pipeline.stages.load import load
 from pipeline.stages.process import process_batch
-from pipeline.stages.run import run_stream
 from pipeline.stages.stream import consume, plan_consumed
 from pipeline.store import query
 from tests.support.cluster import free_port

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline import store as store_module
 from pipeline.sources.stream import stream_doc_key
-from pipeline.stages.run import drain_stream
+from pipeline.stages.drain import drain_stream
 from pipeline.store import Store, connect, kept_connection
 from tests.support.cluster import POSTGRES_URL, _postgres_admin, libpq_dsn, services_reachable
 from tests.support.streams import own_stream

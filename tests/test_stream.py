@@ -35,10 +35,11 @@ from pipeline.sources.stream import (
     message_doc,
     stream_doc_key,
 )
+from pipeline.stages.drain import drain_stream, run_stream
 from pipeline.stages.load import load
 from pipeline.stages.plan import plan_source
 from pipeline.stages.process import process_batch
-from pipeline.stages.run import drain_stream, run_source, run_stream
+from pipeline.stages.run import run_source
 from pipeline.stages.stream import acknowledge, consume, plan_consumed
 from pipeline.store import query
 from tests.conftest import SEEDS

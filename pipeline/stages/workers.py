@@ -1,24 +1,28 @@
-"""Processing workers for a stream drain: child Python processes that each load the NLP model once and then run
-`process_batch` on the batches they are sent, so a drain extracts and tags on every core.
+"""Processing workers for a CLI run or a stream drain: child Python processes that each load the NLP model once and
+then run `process_batch` on the batches they are sent, so a run extracts and tags on every core.
 
 Plain subprocesses, not `multiprocessing`: a Celery worker runs tasks in daemonic processes, which
 `multiprocessing` forbids to have children (Airflow's `drain` task failed with "daemonic processes are not allowed
-to have children"). A job is a pickled `(batch path, settings, today)` on the child's stdin, the answer the output
-folder or the error's traceback text, pickled on a pipe of its own (the child's stdout is its stderr, so whatever
-a library prints cannot corrupt the answers).
+to have children"). A job is a pickled `(batch path, settings, today)` on the child's stdin; the child answers
+with progress messages, then the output folder or the error's traceback text, pickled on a pipe of its own (the
+child's stdout is its stderr, so whatever a library prints cannot corrupt the answers).
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import IO, Any, Self
 
+from pipeline import progress
 from pipeline.settings import Settings
 
 
@@ -27,14 +31,33 @@ class WorkerFailed(RuntimeError):
 
 
 class BatchWorkers:
-    """`count` processing processes, started at once; `submit` spreads batches over them round-robin, `collect`
-    waits for their answers."""
+    """`count` processing processes, started at once. `submit` queues batches and returns a ticket at once;
+    each worker holds at most `IN_FLIGHT` of them, and gets the next queued batch as it answers, so a slow batch
+    does not hold up the others. `collect` waits for a ticket's output folders, meanwhile handing the workers'
+    progress (`pipeline.progress`) to this process's listeners.
+
+    A reader thread per worker turns its answers into messages on one queue, so whichever worker speaks first is
+    heard first."""
+
+    IN_FLIGHT = 2
+    """Batches a worker holds: the one it works on and the next, so it never waits for the parent."""
 
     def __init__(self, count: int, model_name: str):
         self._workers: list[subprocess.Popen[bytes]] = []
-        for _ in range(count):
-            self._workers.append(subprocess.Popen([sys.executable, "-m", "pipeline.stages.workers", model_name],
-                                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE))
+        self._messages: queue.SimpleQueue[tuple[int, tuple[str, Any]]] = queue.SimpleQueue()
+        self._readers: list[threading.Thread] = []
+        self._queued: collections.deque[tuple[int, tuple[Path, Settings, dt.date | None]]] = collections.deque()
+        self._in_flight: list[collections.deque[int]] = []
+        self._done: dict[int, Path] = {}
+        self._next = 0
+        for number in range(count):
+            worker = subprocess.Popen([sys.executable, "-m", "pipeline.stages.workers", model_name],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            self._workers.append(worker)
+            self._in_flight.append(collections.deque())
+            reader = threading.Thread(target=self._read, args=(number, worker.stdout), daemon=True)
+            reader.start()
+            self._readers.append(reader)
 
     def __enter__(self) -> Self:
         return self
@@ -45,39 +68,50 @@ class BatchWorkers:
     def __len__(self) -> int:
         return len(self._workers)
 
-    def submit(self, batches: list[Path], settings: Settings, today: dt.date | None = None) -> list[list[int]]:
-        """Send the batches round-robin and return at once (the workers tag while the caller loads the
-        micro-batch before); `collect` waits for the answers."""
-        assigned: list[list[int]] = [[] for _ in self._workers]
-        for index, batch in enumerate(batches):
-            number = index % len(self._workers)
-            _send(self._stdin(number), (batch, settings, today))
-            assigned[number].append(index)
-        return assigned
+    def submit(self, batches: list[Path], settings: Settings, today: dt.date | None = None) -> list[int]:
+        """Queue the batches and return at once (the workers tag while the caller loads the micro-batch before);
+        `collect` waits for their answers."""
+        ticket = list(range(self._next, self._next + len(batches)))
+        self._next += len(batches)
+        self._queued.extend((index, (batch, settings, today)) for index, batch in zip(ticket, batches, strict=True))
+        self._dispatch()
+        return ticket
 
-    def collect(self, assigned: list[list[int]]) -> list[Path]:
-        """The output folder of each batch `submit` sent, in order."""
-        results: list[Path | None] = [None] * sum(map(len, assigned))
-        for number, indexes in enumerate(assigned):
-            for index in indexes:
-                results[index] = self._answer(number)
-        return [result for result in results if result is not None]
+    def collect(self, ticket: list[int]) -> list[Path]:
+        """The output folder of each batch of a `submit`, in order."""
+        while any(index not in self._done for index in ticket):
+            number, (kind, value) = self._messages.get()
+            if kind == "progress":
+                progress.advance(*value)
+            elif kind == "done":
+                self._done[self._in_flight[number].popleft()] = Path(value)
+                self._dispatch()
+            elif kind == "error":
+                raise WorkerFailed(value)
+            else:
+                raise WorkerFailed(f"processing worker {number} exited with {self._workers[number].wait()}")
+        return [self._done.pop(index) for index in ticket]
 
-    def _stdin(self, number: int) -> IO[bytes]:
-        stream = self._workers[number].stdin
+    def _dispatch(self) -> None:
+        while self._queued:
+            number = min(range(len(self._workers)), key=lambda n: len(self._in_flight[n]))
+            if len(self._in_flight[number]) >= self.IN_FLIGHT:
+                return
+            index, job = self._queued.popleft()
+            stream = self._workers[number].stdin
+            assert stream is not None
+            _send(stream, job)
+            self._in_flight[number].append(index)
+
+    def _read(self, number: int, stream: IO[bytes] | None) -> None:
         assert stream is not None
-        return stream
-
-    def _answer(self, number: int) -> Path:
-        stream = self._workers[number].stdout
-        assert stream is not None
-        try:
-            kind, value = pickle.load(stream)
-        except EOFError as error:
-            raise WorkerFailed(f"processing worker {number} exited with {self._workers[number].wait()}") from error
-        if kind == "error":
-            raise WorkerFailed(value)
-        return Path(value)
+        while True:
+            try:
+                message = pickle.load(stream)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self._messages.put((number, ("exited", None)))
+                return
+            self._messages.put((number, message))
 
     def close(self) -> None:
         for worker in self._workers:
@@ -89,6 +123,9 @@ class BatchWorkers:
             except subprocess.TimeoutExpired:
                 worker.kill()
                 worker.wait()
+        for reader in self._readers:
+            reader.join(timeout=5)
+        for worker in self._workers:
             if worker.stdout:
                 worker.stdout.close()
 
@@ -104,18 +141,23 @@ def _serve(model_name: str) -> None:
     from pipeline.enrich.entities import load_model
     from pipeline.stages.process import process_batch
 
+    def report(stage: str, done: int, total: int | None) -> None:
+        if done:
+            _send(answers, ("progress", (stage, done)))
+
     load_model(model_name)
     jobs = sys.stdin.buffer
-    while True:
-        try:
-            batch, settings, today = pickle.load(jobs)
-        except EOFError:
-            return
-        try:
-            answer = ("done", str(process_batch(batch, settings, today)))
-        except Exception:  # noqa: BLE001 - the parent raises it with the traceback
-            answer = ("error", traceback.format_exc())
-        _send(answers, answer)
+    with progress.listening(report):
+        while True:
+            try:
+                batch, settings, today = pickle.load(jobs)
+            except EOFError:
+                return
+            try:
+                answer = ("done", str(process_batch(batch, settings, today)))
+            except Exception:  # noqa: BLE001 - the parent raises it with the traceback
+                answer = ("error", traceback.format_exc())
+            _send(answers, answer)
 
 
 if __name__ == "__main__":
