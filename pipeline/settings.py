@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pipeline.store import Store, StoreLike
+from pipeline.store_location import Store, StoreLike
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MAX_DEFAULT_WORKERS = 2

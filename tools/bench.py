@@ -1,15 +1,20 @@
 """`make bench`: throughput per stage and peak memory on a generated corpus of >= 1,000 articles.
 
 The corpus is made from the seeds (and, with --pages, any folder of .txt pages): see `build_corpus`.
-Each stage is timed on its own over the whole corpus, then the full run (plan, process, load, gate).
+Each stage is timed on its own over the whole corpus, then the full run (plan, process, load, gate), then the
+whole `news ingest` of the corpus as a user runs it, with 1 and with 2 processing workers (NEWS_WORKERS): the
+bare NER pass's share of its wall time says how NER-bound the pipeline is (1.0 would be nothing but NER).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         timed("pipeline: quality gate", n, lambda: validate_run(settings.store, "bench", settings.gx_dir), results)
         replan = timed("replay again: plan (all skipped)", n, lambda: plan_run([str(corpus)], settings, "again"),
                        results)
+        ner_seconds = next(seconds for label, _, seconds in results if label.startswith("entities"))
+        ingests = [(workers, news_ingest(corpus, Path(tmp) / f"cli-{workers}", workers)) for workers in (1, 2)]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"corpus: {n} inputs -> loaded {summary.n_loaded}, duplicate {summary.n_duplicate}, "
           f"rejected {summary.n_rejected}, failed {summary.n_failed}; replay left {len(replan.batches)} batches")
@@ -91,7 +98,21 @@ def main(argv: list[str] | None = None) -> int:
     for label, items, seconds in results:
         print(f"{label:36} {items:6d} {seconds:8.2f} {items / seconds if seconds else float('inf'):9.1f}")
     print(f"peak memory (max RSS): {peak_mib:.0f} MiB")
+    for workers, seconds in ingests:
+        print(f"news ingest, {workers} worker(s): {seconds:.1f} s, {n / seconds:.1f} articles/s; "
+              f"bare NER pass / pipeline = {ner_seconds / seconds:.2f}")
     return 0
+
+
+def news_ingest(corpus: Path, data: Path, workers: int) -> float:
+    """Wall seconds of one `news ingest` of the corpus into a new store, as a separate process."""
+    env = {**os.environ, "NEWS_DATA_DIR": str(data), "NEWS_REPORTS": str(data / "reports"),
+           "NEWS_WORKERS": str(workers)}
+    env.pop("NEWS_STORE", None)
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).with_name("news")), "ingest", str(corpus)], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.store import SQL_DIR
+from pipeline.settings import PROJECT_ROOT
 from pipeline.textnorm import QUOTES
 
-ALIASES_FILE = SQL_DIR / "seed_data" / "entity_aliases.csv"
+ALIASES_FILE = PROJECT_ROOT / "sql" / "seed_data" / "entity_aliases.csv"
 
 _APOSTROPHES = "'‘’′`´"
 _TRAILING_POSSESSIVE = re.compile(f"[{_APOSTROPHES}][sS]$|(?<=[sS])[{_APOSTROPHES}]$")
