@@ -3,7 +3,7 @@
 
 Per size and number of processing workers (NEWS_WORKERS): first ingest (articles/s), re-ingest of the same
 inputs (seconds, and how many times faster than the first), the peak memory of the ingest process and its workers
-(sampled every 0.2 s), and the store's bytes per article. Memory is given twice: the sum of the processes' RSS,
+(sampled every 0.5 s), and the store's bytes per article. Memory is given twice: the sum of the processes' RSS,
 which counts the pages they share (libraries, the interpreter) once per process, and the sum of their PSS, which
 splits each shared page between its sharers: the machine's memory the run occupies. Each run is a separate `news`
 process, so start-up is counted as a user pays it. The defaults (1,000 and 5,000 articles, 1 and 2 workers) take
@@ -61,7 +61,7 @@ def ingest(corpus: Path, data: Path, workers: int) -> Ingest:
                 memory = [p.memory_full_info() for p in [watched, *watched.children(recursive=True)]]
                 peak_rss = max(peak_rss, sum(m.rss for m in memory))
                 peak_pss = max(peak_pss, sum(m.pss for m in memory))
-            time.sleep(0.2)
+            time.sleep(0.5)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

@@ -1,0 +1,45 @@
+"""A CLI run processes its batches in `Settings.workers` child processes: the same rows as in one process, and the
+workers' progress reaches the parent's listeners."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pipeline import progress
+from pipeline.sources.files import FileSource
+from pipeline.stages.run import run_source
+from pipeline.store import Store, query
+from tests.test_progress import stories
+
+ROWS = {
+    "articles": "SELECT doc_key, title, body, language, published_at, content_hash, story_id IS NOT NULL "
+                "FROM articles ORDER BY doc_key",
+    "ledger": "SELECT doc_key, state, reason, article_id FROM ingest_log ORDER BY doc_key",
+    "mentions": "SELECT article_id, surface, label, start_char, end_char, linked_by FROM entity_mentions "
+                "ORDER BY ALL",
+    "entities": "SELECT entity_id, name, label FROM entities ORDER BY entity_id",
+}
+
+
+def test_two_workers_load_the_same_rows_as_one_process(settings, tmp_path):
+    inbox = tmp_path / "inbox"
+    stories(inbox, 30)
+    tables = {}
+    for workers in (1, 2):
+        store = Store.at(tmp_path / f"workers-{workers}.ducklake")
+        summary = run_source(FileSource([str(inbox)]), replace(settings, store=store, workers=workers, batch_size=10),
+                             "workers")
+        assert (summary.n_inputs, summary.n_loaded, summary.n_rejected) == (31, 30, 1)
+        tables[workers] = {name: query(store, sql)[1] for name, sql in ROWS.items()}
+    assert tables[2] == tables[1]
+
+
+def test_the_workers_progress_reaches_the_parent(settings, tmp_path):
+    inbox = tmp_path / "inbox"
+    stories(inbox, 30)
+    heard: list[tuple[str, int, int | None]] = []
+    with progress.listening(lambda stage, done, total: heard.append((stage, done, total))):
+        run_source(FileSource([str(inbox)]), replace(settings, workers=2, batch_size=10), "progress")
+
+    done = {stage: sum(step for name, step, _ in heard if name == stage) for stage, _, _ in heard}
+    assert done == {"reading": 31, "extracting": 31, "tagging": 30, "loading": 1}
