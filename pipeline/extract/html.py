@@ -32,6 +32,11 @@ _ARTICLE_TYPE_ENDINGS = ("Article", "Posting")
 LiveBlogPosting, ...), as opposed to the WebPage, Organization or VideoObject items beside it."""
 
 
+METADATA_DATE_SEARCH = {"original_date": True, "extensive_search": False}
+"""The date search trafilatura's metadata runs: without htmldate's extensive search of the text, which
+`html_date_candidates` has run already (trafilatura's own default would run it a second time)."""
+
+
 def extract_html(html: str, url: str | None = None, today: dt.date | None = None) -> Extraction:
     """The page is parsed twice, not five times: once by trafilatura's parser, whose tree gives the headline's
     evidence before trafilatura prunes it as it extracts, and once by htmldate's, for its three searches."""
@@ -39,8 +44,9 @@ def extract_html(html: str, url: str | None = None, today: dt.date | None = None
     tree = load_html(html)
     heads = _PageHeads.of(tree)
     dates = html_date_candidates(html, url, today)
-    extracted = trafilatura.bare_extraction(tree if tree is not None else html, url=url, with_metadata=True,
-                                            include_comments=False, include_tables=False)
+    extracted = trafilatura.bare_extraction(
+        tree if tree is not None else html, url=url, with_metadata=True, include_comments=False, include_tables=False,
+        date_extraction_params=METADATA_DATE_SEARCH | {"max_date": today.isoformat()})
     document = extracted.as_dict() if isinstance(extracted, Document) else extracted
     title = _headline(heads, document or {}, url)
     if not document:
