@@ -35,10 +35,10 @@ def latest_run_id(db_path: StoreLike) -> str | None:
 
 def format_summary(db_path: StoreLike, run_id: str) -> str:
     """The run's summary, every query on one read-only connection (`reading`)."""
-    return reading(db_path, lambda rows_of: _summary_lines(db_path, run_id, rows_of), {"run_id": run_id})
+    return reading(db_path, lambda rows_of: summary_lines(db_path, run_id, rows_of), {"run_id": run_id})
 
 
-def _summary_lines(db_path: StoreLike, run_id: str, rows_of: Query) -> str:
+def summary_lines(db_path: StoreLike, run_id: str, rows_of: Query) -> str:
     _, runs = rows_of("SELECT n_inputs, n_loaded, n_duplicate, n_rejected, n_failed FROM ingest_runs "
                         "WHERE run_id = ?", [run_id])
     if not runs:

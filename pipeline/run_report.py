@@ -19,7 +19,7 @@ from typing import Any
 from pipeline import charts
 from pipeline.records import LedgerState, Reason
 from pipeline.report import report_sql
-from pipeline.store import StoreLike, query, reading
+from pipeline.store import Query, StoreLike, query, reading
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SECTIONS = ("run", "inputs_by_state", "articles_per_day", "articles_per_site", "articles_per_language",
@@ -67,8 +67,17 @@ class RunReport:
 def collect(where: StoreLike, run_id: str) -> RunReport:
     """Read every section of the run's report in one read-only connection (run again if maintenance merged away a
     file under it). A run the store does not hold raises LookupError."""
-    sections = reading(where, lambda rows_of: {name: Table(*rows_of(report_sql(name))) for name in SECTIONS},
-                       {"run_id": run_id})
+    return report_of(where, run_id, reading(where, read_sections, {"run_id": run_id}))
+
+
+def read_sections(rows_of: Query) -> dict[str, Table]:
+    """Every section's rows, read with `rows_of` (a `reading` block with `run_id` set), so a caller that reads
+    more of the run in the same block attaches the store once."""
+    return {name: Table(*rows_of(report_sql(name))) for name in SECTIONS}
+
+
+def report_of(where: StoreLike, run_id: str, sections: dict[str, Table]) -> RunReport:
+    """The report of sections read with `read_sections`; LookupError for a run the store does not hold."""
     if not sections["run"].rows:
         raise LookupError(f"run {run_id!r} is not in the store")
     return RunReport(run_id, str(where), dt.datetime.now(dt.UTC).replace(microsecond=0), sections)
@@ -153,9 +162,10 @@ def report_path(reports_dir: Path, run_id: str) -> Path:
     return reports_dir / file_name(run_id)
 
 
-def write_report(where: StoreLike, run_id: str, path: Path) -> RunReport:
-    """Write the run's page to `path` (whole or not at all: a reader never sees half a page)."""
-    report = collect(where, run_id)
+def write_report(where: StoreLike, run_id: str, path: Path, report: RunReport | None = None) -> RunReport:
+    """Write the run's page (`report`, else read now) to `path`, whole or not at all: a reader never sees half a
+    page."""
+    report = report or collect(where, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_text(render(report), encoding="utf-8")

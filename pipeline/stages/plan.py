@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -75,12 +76,12 @@ def plan_run(paths: list[str], settings: Settings, run_id: str) -> Plan:
 
 
 def plan_source(source: Source, settings: Settings, run_id: str) -> Plan:
-    """Read a source with what the store knows of it (its committed states, the pages settled), then plan it."""
-    with connect(settings.store) as con:
-        migrate(con)
+    """Read a source with what the store knows of it (its committed states, the pages settled), then plan it, on
+    one connection."""
+    with _planning_connection(settings) as con:
         known = {state.source_id: state for state in read_source_states(con, source.kind)}
-    context = ReadContext(settings.max_input_bytes, known, settled=lambda keys: seen_keys(settings.store, keys))
-    return plan_docs(source.read(context), settings, run_id, source.label, states=source.states)
+        context = ReadContext(settings.max_input_bytes, known, settled=lambda keys: seen_keys(settings.store, keys))
+        return _plan(con, source.read(context), settings, run_id, source.label, source.states)
 
 
 def read_source_states(con: duckdb.DuckDBPyConnection, kind: str) -> list[SourceState]:
@@ -101,6 +102,20 @@ def plan_docs(docs: Iterable[RawDoc], settings: Settings, run_id: str, source: s
     bytes, so planning holds one batch in memory however large the inbox. `states` is asked once the inputs are
     read: a source knows its new state only then.
     """
+    with _planning_connection(settings) as con:
+        return _plan(con, docs, settings, run_id, source, states)
+
+
+@contextmanager
+def _planning_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    with connect(settings.store) as con:
+        migrate(con)
+        check_layout(con, settings.near_duplicate_threshold)
+        yield con
+
+
+def _plan(con: duckdb.DuckDBPyConnection, docs: Iterable[RawDoc], settings: Settings, run_id: str, source: str,
+          states: Callable[[], list[SourceState]]) -> Plan:
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     folder = RunFolder.of(settings.staging_dir, run_id)
     run_folder.remove_abandoned(settings.staging_dir, settings.staging_retention_hours, keep=folder.root)
@@ -118,26 +133,23 @@ def plan_docs(docs: Iterable[RawDoc], settings: Settings, run_id: str, source: s
         pending, pending_bytes = [], 0
 
     progress.start("reading")
-    with connect(settings.store) as con:
-        migrate(con)
-        check_layout(con, settings.near_duplicate_threshold)
-        for chunk in _chunks(docs, SETTLE_CHUNK, settings.batch_bytes):
-            chunk = [replace(doc, doc_key=input_key(doc.doc_key, doc.content)) for doc in chunk]
-            n_inputs += len(chunk)
-            progress.advance("reading", len(chunk))
-            seen = _seen_before(con, {doc.doc_key for doc in chunk} - claimed, run_id)
-            for doc in chunk:
-                if doc.doc_key in claimed:
-                    settled.append(LedgerEntry(doc.doc_key, doc.source_uri, LedgerState.DUPLICATE,
-                                               Reason.SAME_INPUT_IN_RUN))
-                elif doc.doc_key in seen:
-                    settled.append(replace(seen[doc.doc_key], source_uri=doc.source_uri))
-                else:
-                    pending.append(doc)
-                    pending_bytes += len(doc.content)
-                    if len(pending) >= settings.batch_size or pending_bytes >= settings.batch_bytes:
-                        flush()
-                claimed.add(doc.doc_key)
+    for chunk in _chunks(docs, SETTLE_CHUNK, settings.batch_bytes):
+        chunk = [replace(doc, doc_key=input_key(doc.doc_key, doc.content)) for doc in chunk]
+        n_inputs += len(chunk)
+        progress.advance("reading", len(chunk))
+        seen = _seen_before(con, {doc.doc_key for doc in chunk} - claimed, run_id)
+        for doc in chunk:
+            if doc.doc_key in claimed:
+                settled.append(LedgerEntry(doc.doc_key, doc.source_uri, LedgerState.DUPLICATE,
+                                           Reason.SAME_INPUT_IN_RUN))
+            elif doc.doc_key in seen:
+                settled.append(replace(seen[doc.doc_key], source_uri=doc.source_uri))
+            else:
+                pending.append(doc)
+                pending_bytes += len(doc.content)
+                if len(pending) >= settings.batch_size or pending_bytes >= settings.batch_bytes:
+                    flush()
+            claimed.add(doc.doc_key)
     flush()
     run_folder.write([entry.row() for entry in settled], run_folder.LEDGER_SCHEMA, folder.settled)
     plan = Plan(run_id, folder.root, tuple(batches), n_inputs, started_at, source, tuple(states()))
