@@ -1,11 +1,13 @@
-"""A CLI run processes its batches in `Settings.workers` child processes: the same rows as in one process, and the
-workers' progress reaches the parent's listeners."""
+"""A CLI run processes its batches in `Settings.workers` child processes: the same rows as in one process, the
+workers' progress reaches the parent's listeners, and the parent imports the quality gate meanwhile."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 from pipeline import progress
+from pipeline.cli import GatePreload
 from pipeline.sources.files import FileSource
 from pipeline.stages.run import run_source
 from pipeline.store import Store, query
@@ -43,3 +45,18 @@ def test_the_workers_progress_reaches_the_parent(settings, tmp_path):
 
     done = {stage: sum(step for name, step, _ in heard if name == stage) for stage, _, _ in heard}
     assert done == {"reading": 31, "extracting": 31, "tagging": 30, "loading": 1}
+
+
+def test_the_gate_is_imported_while_workers_tag_and_only_then(settings):
+    two, one = replace(settings, workers=2), replace(settings, workers=1)
+    idle = [GatePreload(two, check=False), GatePreload(one, check=True), GatePreload(two, check=True)]
+    for preload in idle:
+        preload("extracting", 0, 0 if preload is idle[2] else 10)
+    assert [preload.thread for preload in idle] == [None, None, None], "no check, no workers, nothing to process"
+
+    preload = GatePreload(two, check=True)
+    preload("reading", 0, None)
+    preload("extracting", 0, 31)
+    assert preload.thread is not None
+    preload.thread.join()
+    assert "pipeline.quality_suites" in sys.modules
