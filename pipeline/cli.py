@@ -237,31 +237,34 @@ class ProgressDisplay:
 
 
 @contextlib.contextmanager
-def showing_progress(settings: Settings | None = None, check: bool = False) -> Iterator[None]:
+def showing_progress(check: bool = False) -> Iterator[None]:
     """Draw the run's progress; with `check`, also have the quality gate ready when the run gets there
     (`GatePreload`)."""
     from pipeline import progress
 
     display = ProgressDisplay()
     try:
-        with progress.listening(display), progress.listening(GatePreload(settings, check)):
+        with progress.listening(display), progress.listening(GatePreload(check)):
             yield
     finally:
         display.close()
 
 
 class GatePreload:
-    """Imports the quality gate's suites (great_expectations: 3–4 s) in a thread of this process while its
-    workers extract and tag, where that import would otherwise wait for the load to end. Only then: a run with
-    nothing to process is gated without great_expectations (`pipeline.quality.ledger_outcomes`), and a run
-    processed in this process would share its core with the import."""
+    """Imports the quality gate's suites (great_expectations: 3–4 s) in a thread of this process while it loads,
+    where that import would otherwise wait for the load to end. Not earlier: beside the processing workers the
+    import's 140 MB would add to their peak; and not for a run with nothing processed, which is gated without
+    great_expectations (`pipeline.quality.ledger_outcomes`)."""
 
-    def __init__(self, settings: Settings | None, check: bool):
-        self.wanted = bool(check and settings and settings.workers > 1)
+    def __init__(self, check: bool):
+        self.wanted = check
+        self.processed = False
         self.thread: threading.Thread | None = None
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
-        if self.wanted and self.thread is None and stage == "extracting" and done == 0 and total:
+        if stage == "extracting" and done == 0:
+            self.processed = bool(total)
+        elif self.wanted and self.processed and self.thread is None and stage == "loading" and done == 0:
             self.thread = threading.Thread(target=self._preload, daemon=True, name="gate-preload")
             self.thread.start()
 
@@ -305,7 +308,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     run_id = args.run_id or _new_run_id("cli")
     try:
-        with showing_progress(settings, check=not args.no_check):
+        with showing_progress(check=not args.no_check):
             summary = run_source(source, settings, run_id)
     except LayoutMismatch as error:
         print(f"news: {error}", file=sys.stderr)
@@ -328,7 +331,7 @@ def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
                         allowed_hosts=frozenset(args.allow_host))
     run_id = args.run_id or _new_run_id("fetch")
     try:
-        with showing_progress(settings, check=True):
+        with showing_progress(check=True):
             run_fetch(listings, settings, run_id, policy, max_pages=args.max_pages)
     except LayoutMismatch as error:
         print(f"news: {error}", file=sys.stderr)

@@ -53,3 +53,23 @@ def test_same_text_same_answer():
 
 def test_abstains_on_text_too_short_to_call():
     assert detect_language("OK") == LanguageGuess(None, None, None)
+
+
+def test_sparse_profiles_give_langdetects_probabilities_exactly():
+    from langdetect.detector_factory import PROFILES_DIRECTORY, DetectorFactory
+
+    from pipeline.enrich.sparse_langdetect import SparseDetectorFactory
+
+    dense, sparse = DetectorFactory(), SparseDetectorFactory()
+    dense.load_profile(PROFILES_DIRECTORY)
+    sparse.load_profile()
+    assert sparse.langlist == dense.langlist and sparse.word_lang_prob_map.keys() == dense.word_lang_prob_map.keys()
+    for factory in (dense, sparse):
+        factory.set_seed(0)
+    for text in [*SAMPLES.values(), XHOSA, ARMENIAN, RESULTS_LIST]:
+        answers = []
+        for factory in (dense, sparse):
+            detector = factory.create()
+            detector.append(text)
+            answers.append([(found.lang, found.prob) for found in detector.get_probabilities()])
+        assert answers[0] == answers[1], text

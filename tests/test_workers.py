@@ -1,5 +1,5 @@
 """A CLI run processes its batches in `Settings.workers` child processes: the same rows as in one process, the
-workers' progress reaches the parent's listeners, and the parent imports the quality gate meanwhile."""
+workers' progress reaches the parent's listeners, and the parent imports the quality gate while it loads."""
 
 from __future__ import annotations
 
@@ -47,16 +47,19 @@ def test_the_workers_progress_reaches_the_parent(settings, tmp_path):
     assert done == {"reading": 31, "extracting": 31, "tagging": 30, "loading": 1}
 
 
-def test_the_gate_is_imported_while_workers_tag_and_only_then(settings):
-    two, one = replace(settings, workers=2), replace(settings, workers=1)
-    idle = [GatePreload(two, check=False), GatePreload(one, check=True), GatePreload(two, check=True)]
-    for preload in idle:
-        preload("extracting", 0, 0 if preload is idle[2] else 10)
-    assert [preload.thread for preload in idle] == [None, None, None], "no check, no workers, nothing to process"
+def test_the_gate_is_imported_while_the_run_loads_and_only_then():
+    unchecked, idle = GatePreload(check=False), GatePreload(check=True)
+    for preload, planned in ((unchecked, 10), (idle, 0)):
+        preload("extracting", 0, planned)
+        preload("loading", 0, 1)
+    assert [unchecked.thread, idle.thread] == [None, None], "no check, nothing processed"
 
-    preload = GatePreload(two, check=True)
+    preload = GatePreload(check=True)
     preload("reading", 0, None)
     preload("extracting", 0, 31)
+    preload("extracting", 1, None)
+    assert preload.thread is None, "not beside the workers"
+    preload("loading", 0, 1)
     assert preload.thread is not None
     preload.thread.join()
     assert "pipeline.quality_suites" in sys.modules

