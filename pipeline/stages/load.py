@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TypedDict
@@ -27,6 +26,7 @@ from pipeline.dedup import DegradedVersion, DuplicateMatch, ExactIndex, KnownArt
 from pipeline.enrich.linking import resolve_corpus
 from pipeline.enrich.name_links import known_names, name_mentions
 from pipeline.enrich.places import country_code
+from pipeline.groups import bounded_groups
 from pipeline.neardup import NearDupIndex
 from pipeline.records import LedgerEntry, LedgerState, Mention, Reason, RunSummary
 from pipeline.run_folder import ProcessedBatch
@@ -72,7 +72,8 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
         migrate(con)
         con.execute("BEGIN")
         near = NearDupIndex(con, settings.near_duplicate_threshold)
-        for chunk in _chunks([ProcessedBatch(Path(folder)) for folder in processed]):
+        for chunk in bounded_groups([ProcessedBatch(Path(folder)) for folder in processed], _articles_in,
+                                    LOAD_CHUNK_ARTICLES):
             for batch in chunk:
                 ledger += _load_outcomes(con, batch.outcomes, settings.store.home / REJECTS_FOLDER,
                                          settings.inline_reject_bytes)
@@ -86,17 +87,8 @@ def load(plan: Plan, processed: list[Path], settings: Settings) -> RunSummary:
     return summary
 
 
-def _chunks(batches: list[ProcessedBatch]) -> Iterator[list[ProcessedBatch]]:
-    chunk: list[ProcessedBatch] = []
-    held = 0
-    for batch in batches:
-        chunk.append(batch)
-        held += run_folder.count(batch.articles)
-        if held >= LOAD_CHUNK_ARTICLES:
-            yield chunk
-            chunk, held = [], 0
-    if chunk:
-        yield chunk
+def _articles_in(batch: ProcessedBatch) -> int:
+    return run_folder.count(batch.articles)
 
 
 def _load_chunk(con: duckdb.DuckDBPyConnection, chunk: list[ProcessedBatch], run_id: str, near: NearDupIndex,

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import progress, run_folder
+from pipeline.groups import bounded_groups
 from pipeline.neardup import check_layout
 from pipeline.records import LedgerEntry, LedgerState, RawDoc, Reason
 from pipeline.run_folder import RunFolder
@@ -133,7 +134,7 @@ def _plan(con: duckdb.DuckDBPyConnection, docs: Iterable[RawDoc], settings: Sett
         pending, pending_bytes = [], 0
 
     progress.start("reading")
-    for chunk in _chunks(docs, SETTLE_CHUNK, settings.batch_bytes):
+    for chunk in bounded_groups(docs, _content_bytes, settings.batch_bytes, SETTLE_CHUNK):
         chunk = [replace(doc, doc_key=input_key(doc.doc_key, doc.content)) for doc in chunk]
         n_inputs += len(chunk)
         progress.advance("reading", len(chunk))
@@ -162,18 +163,8 @@ def raw_row(doc: RawDoc) -> dict:
             "content": doc.content, "url": doc.url, "problem": doc.problem, "transient": doc.transient}
 
 
-def _chunks(docs: Iterable[RawDoc], size: int, max_bytes: int) -> Iterator[list[RawDoc]]:
-    """Groups of inputs settled with one store query each, bounded in count and in bytes held."""
-    chunk: list[RawDoc] = []
-    held = 0
-    for doc in docs:
-        chunk.append(doc)
-        held += len(doc.content)
-        if len(chunk) >= size or held >= max_bytes:
-            yield chunk
-            chunk, held = [], 0
-    if chunk:
-        yield chunk
+def _content_bytes(doc: RawDoc) -> int:
+    return len(doc.content)
 
 
 def seen_keys(db_path: StoreLike, keys: set[str]) -> set[str]:
