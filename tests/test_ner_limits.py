@@ -1,4 +1,5 @@
-"""No article can reach spaCy's length limit or the tokenizer's slow path, and offsets still index the body."""
+"""No article can reach spaCy's length limit or the tokenizer's slow path, offsets still index the body, and tagging
+leaves the model's vocabulary as it found it."""
 
 from __future__ import annotations
 
@@ -44,3 +45,14 @@ def test_a_long_run_without_spaces_is_blanked_and_the_names_around_it_found(nlp)
     [mentions] = tag_entities(nlp, [(None, body)])
     assert {m.surface for m in mentions} == {"Vladimir Putin", "Angela Merkel", "Berlin"}
     assert all(body[m.start_char:m.end_char] == m.surface for m in mentions)
+
+
+def test_tagging_leaves_the_vocabulary_as_it_found_it(nlp, bodies):
+    from pipeline.stages.process import _model_mentions
+
+    articles = [{"article_id": str(number), "title": None, "body": body.replace("the", "thexqz"), "language": "en"}
+                for number, body in enumerate(bodies)]
+    before = len(nlp.vocab.strings)
+    rows = _model_mentions(articles, load_settings().spacy_model)
+    assert rows and len(nlp.vocab.strings) == before
+    assert "thexqz" not in nlp.vocab.strings

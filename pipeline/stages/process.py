@@ -147,13 +147,18 @@ def _mention_rows(articles: list[dict], settings: Settings, name: str = "") -> l
 
 def _model_mentions(articles: list[dict], model: str, name: str = "") -> list[dict]:
     """NER over the cleaned bodies (title as extra evidence), `NER_CHUNK` articles per nlp.pipe call; should a
-    chunk fail, article by article, so an error costs one article its entities and is written into its warnings."""
+    chunk fail, article by article, so an error costs one article its entities and is written into its warnings.
+
+    Each chunk is tagged in a spaCy memory zone, which forgets the strings its texts added to the vocabulary:
+    otherwise every new word stays for the process's life (98,000 strings, 24 MB, after the 474 dev documents),
+    and a worker grows with the corpus."""
     nlp = load_model(model)
     started = time.monotonic()
     tagged: list[tuple] = []
     for first in range(0, len(articles), NER_CHUNK):
         chunk = articles[first : first + NER_CHUNK]
-        tagged += _tagged_chunk(nlp, chunk)
+        with nlp.memory_zone():
+            tagged += _tagged_chunk(nlp, chunk)
         progress.advance("tagging", len(chunk))
         if len(articles) > NER_CHUNK:
             log.info("%s: tagged %d of %d articles (%.1f/s)", name, len(tagged), len(articles),
