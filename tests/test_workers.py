@@ -10,6 +10,7 @@ from pipeline import progress
 from pipeline.cli import GatePreload
 from pipeline.sources.files import FileSource
 from pipeline.stages.run import run_source
+from pipeline.stages.workers import WORKER_BATCH_SIZE, shared_batch_size
 from pipeline.store import Store, query
 from tests.test_progress import stories
 
@@ -63,3 +64,12 @@ def test_the_gate_is_imported_while_the_run_loads_and_only_then():
     assert preload.thread is not None
     preload.thread.join()
     assert "pipeline.quality_suites" in sys.modules
+
+
+def test_batches_are_cut_for_the_workers_sharing_them(settings):
+    planned = replace(settings, batch_size=200)
+    assert shared_batch_size(planned, 1) == 200, "one process: the setting"
+    assert shared_batch_size(planned, 2) == WORKER_BATCH_SIZE, "a run of unknown length, shared"
+    assert shared_batch_size(planned, 2, inputs=30) == 15, "a micro-batch: a batch for each worker"
+    assert shared_batch_size(planned, 2, inputs=1) == 1
+    assert shared_batch_size(replace(planned, batch_size=10), 2, inputs=300) == 10

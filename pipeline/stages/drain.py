@@ -3,7 +3,6 @@ the `news_stream` DAG's `drain` task)."""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -17,7 +16,7 @@ from pipeline.stages.load import load
 from pipeline.stages.plan import Plan
 from pipeline.stages.run import StepClock, run_planned
 from pipeline.stages.stream import StreamRun, acknowledge, consume, plan_consumed, taken_by
-from pipeline.stages.workers import BatchWorkers
+from pipeline.stages.workers import BatchWorkers, shared_batch_size
 from pipeline.store import kept_connection
 
 IDLE_POLL_SECONDS = 0.5
@@ -145,7 +144,7 @@ def _stage(source: StreamSource, settings: Settings, run_id: str, pool: BatchWor
     with clock("consume"):
         folder = consume(settings, run_id, source, in_flight)
     taken = run_folder.read(folder.consumed).column("doc_key").to_pylist() if folder.consumed.exists() else []
-    planning = replace(settings, batch_size=max(1, min(settings.batch_size, math.ceil(len(taken) / len(pool)))))
+    planning = replace(settings, batch_size=shared_batch_size(settings, len(pool), len(taken)))
     with clock("plan"):
         plan = plan_consumed(planning, run_id, source.label)
     submitted = pool.submit(list(plan.batches), settings) if plan.n_inputs else None

@@ -18,16 +18,11 @@ from pipeline.sources.base import Source
 from pipeline.sources.files import FileSource
 from pipeline.stages.load import load
 from pipeline.stages.plan import Plan, plan_source
-from pipeline.stages.workers import BatchWorkers
+from pipeline.stages.workers import BatchWorkers, shared_batch_size
 
 if TYPE_CHECKING:
     from pipeline.sources.http import HttpPolicy
     from pipeline.sources.web import WebListing
-
-
-WORKER_BATCH_SIZE = 50
-"""Inputs per raw batch when several workers process a run: small batches keep the workers evenly loaded (with
-200-input batches, 1,000 inputs went 600/400 to two workers); the load reads them back in larger chunks."""
 
 
 def run_source(source: Source, settings: Settings, run_id: str, today: dt.date | None = None) -> RunSummary:
@@ -36,9 +31,7 @@ def run_source(source: Source, settings: Settings, run_id: str, today: dt.date |
 
 def _planning(settings: Settings) -> Settings:
     """The settings a CLI run plans with: smaller batches when workers share them out."""
-    if settings.workers > 1:
-        return replace(settings, batch_size=min(settings.batch_size, WORKER_BATCH_SIZE))
-    return settings
+    return replace(settings, batch_size=shared_batch_size(settings, settings.workers))
 
 
 def run_pipeline(paths: list[str], settings: Settings, run_id: str, today: dt.date | None = None) -> RunSummary:
