@@ -83,9 +83,9 @@ def _fasttext_model() -> Any:
 @functools.lru_cache(maxsize=1)
 def langdetect_languages() -> frozenset[str]:
     """The languages langdetect has profiles for, from their file names (a profile is named by its language)."""
-    from langdetect.detector_factory import PROFILES_DIRECTORY
+    from pipeline.enrich.sparse_langdetect import profile_files
 
-    return frozenset(_base(path.name) for path in Path(PROFILES_DIRECTORY).iterdir())
+    return frozenset(_base(path.name) for path in profile_files())
 
 
 def load_profiles() -> None:

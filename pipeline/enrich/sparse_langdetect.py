@@ -23,6 +23,11 @@ DENSE_FROM = 4
 update faster from it (1.8 µs against 3.1 µs sparse), and the 5,600 of them cost 3 MB."""
 
 
+def profile_files(profile_directory: str = PROFILES_DIRECTORY) -> list[Path]:
+    """langdetect's profile files, in the order its `load_profile` reads them; each is named by its language."""
+    return [path for path in Path(profile_directory).iterdir() if not path.name.startswith(".") and path.is_file()]
+
+
 class SparseDetector(Detector):
     def _update_lang_prob(self, prob: list[float], word: str | None, alpha: float) -> bool:
         """langdetect's update, ``prob[i] *= weight + p[i]`` for every language; over a sparse row, the row's
@@ -47,8 +52,7 @@ class SparseDetectorFactory(DetectorFactory):
         """langdetect's `load_profile` and `add_profile` (the same files in the same order, the same
         probabilities), writing sparse rows."""
         rows: dict[str, list[int | float]] = {}
-        profiles = [path for path in Path(profile_directory).iterdir()
-                    if not path.name.startswith(".") and path.is_file()]
+        profiles = profile_files(profile_directory)
         for index, path in enumerate(profiles):
             profile = json.loads(path.read_text(encoding="utf-8"))
             self.langlist.append(profile["name"])

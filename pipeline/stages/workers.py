@@ -27,11 +27,6 @@ from typing import IO, Any, Self
 from pipeline import progress
 from pipeline.settings import Settings
 
-WORKER_ENVIRONMENT = {**os.environ, "ARROW_DEFAULT_MEMORY_POOL": "system"}
-"""Arrow allocates a worker's batch files with malloc: its default mimalloc pool kept what each batch freed
-(37 MB more per worker at its peak)."""
-
-
 WORKER_BATCH_SIZE = 50
 """Most inputs in a raw batch when several workers process a run: small batches keep the workers evenly loaded
 (with 200-input batches, 1,000 inputs went 600/400 to two workers); the load reads them back in larger chunks."""
@@ -71,7 +66,7 @@ class BatchWorkers:
         self._next = 0
         for number in range(count):
             worker = subprocess.Popen([sys.executable, "-m", "pipeline.stages.workers", model_name],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=WORKER_ENVIRONMENT)
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             self._workers.append(worker)
             self._in_flight.append(collections.deque())
             reader = threading.Thread(target=self._read, args=(number, worker.stdout), daemon=True)
@@ -164,7 +159,12 @@ class _WithoutPandas(importlib.abc.MetaPathFinder):
 
 
 def _serve(model_name: str) -> None:
+    """Answer jobs until stdin closes. Arrow allocates the batch files with malloc: its default mimalloc pool kept
+    what each batch freed (37 MB more per worker at its peak)."""
     sys.meta_path.insert(0, _WithoutPandas())
+    import pyarrow
+
+    pyarrow.set_memory_pool(pyarrow.system_memory_pool())
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     from pipeline.enrich.entities import load_model
