@@ -11,31 +11,34 @@ starts a story of its own whose story_id is its article_id. Decision rule for on
 - either undated: no time evidence, so both text (≥ `UNDATED_TEXT_MIN`) and entities (≥ `UNDATED_ENTITY_MIN`)
   must be strong. The ingestion date is not used as a stand-in: old articles are ingested every day.
 
-Text is the title plus the first `LEAD_WORDS` words of the body, weighted by TF-IDF over the articles compared
-in the call, so the words every candidate shares (the country, the president) count little. Entities are the
-article's PERSON/ORG/GPE entity ids weighted by their share of its mentions, places at half weight because a
-country is shared by unrelated events; overlap is Σ min / Σ max of those weights (weighted Jaccard).
+Text is the title plus the first `LEAD_WORDS` words of the body (`story_terms`, stored with the article), weighted
+by TF-IDF over the articles a call may compare (its scope: the new articles, the stored ones dated within their
+window, and those sharing entities with an undated one), so the words every candidate shares (the country, the
+president) count little. Entities are the article's PERSON/ORG/GPE entity ids weighted by their share of its
+mentions, places at half weight because a country is shared by unrelated events; overlap is Σ min / Σ max of those
+weights (weighted Jaccard).
 
 A later version of a page (`articles.version_of`) joins the story of the page's first version without a vote.
 Stories never merge and story ids never change, so a re-run or a later article cannot renumber anything.
 
-A new article is compared only with the articles that can pass the rule (see `_Pool`: an inverted index of
-rare title+lead terms and entities, kept per publication day, so only the window's days are read), and with at
-most `MAX_COMPARED` of those.
+A new article is compared only with the articles that can pass the rule (see `_prefix`), found in SQL among the
+stored ones and by `_Pool` among those of the same call, and with at most `MAX_COMPARED` of those. The scope stays
+in the store: Python holds the new articles and, `STORY_BATCH` at a time, their candidates' weights, so memory
+does not grow with the store or with how many articles share a window.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections import Counter, defaultdict
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pipeline.groups import bounded_groups
 from pipeline.store import merge_rows
 from pipeline.textnorm import tokens
 
@@ -59,24 +62,38 @@ query grow with the square of their mentions (13 billion rows at 100k stored art
 TOP_ENTITIES = 5
 MAX_COMPARED = 100
 """A new article is compared with at most this many met articles, those sharing the most prefix terms and entities
-first: in a tight story of hundreds of articles nearly every member passes, and the best match is among the
-closest hundred."""
+first: in a tight story of hundreds of articles nearly every member passes, and the best match is among
+the closest hundred."""
+MAX_POSTINGS_A_DAY = 200
+"""Of the stored articles holding one prefix key and published on one day, a new article meets at most this many
+(the first by article id, an arbitrary but fixed sample): a key in the prefixes of more articles a day than this
+is common in that day's news, and counting every holder made a load's cost grow with the store (a chunk's
+candidate query read 20 million pairs at 10k generated articles in five days). The only other bet besides
+`MAX_COMPARED`: members of a big story share several keys, so a sample of each finds them."""
+STORY_BATCH = 250
+"""New articles whose stored candidates are fetched together: at most `MAX_COMPARED` each, as weight arrays."""
+TERMS_BATCH = 1000
+"""Articles whose bodies are read and tokenised together when their terms are stored."""
 _TEXT_PREFIX = min(TEXT_ALONE, UNDATED_TEXT_MIN)
 _ROUNDING = 1e-9
-TERMS_CACHED = 10_000
-"""Title+lead terms kept per process, keyed by article id, content hash and title (what they are cut from): every
-load compares its articles with the whole window, so a stream drain would otherwise re-read and re-tokenise the
-same stored bodies each micro-batch (a sixth of a load at 2,000 stored articles). About 5 KB each."""
-_terms_cache: dict[tuple[str, str, str | None], Counter] = {}
+_SCOPE_TABLES = ("story_new", "story_window", "story_linked", "story_scope", "story_df", "story_entity_df",
+                  "story_prefixes")
+_TERMS_SCHEMA = pa.schema([("article_id", pa.string()), ("term", pa.string()), ("n", pa.int32())])
+_PROBE_SCHEMA = pa.schema([("new_id", pa.string()), ("key", pa.string()), ("is_term", pa.bool_()),
+                           ("published_at", pa.date32())])
 
 
 @dataclass(frozen=True)
 class Doc:
+    """A new article as the call compares it: its unit TF-IDF vector, entity weights and prefixes."""
+
     article_id: str
     published: dt.date | None
-    terms: Counter
+    terms: dict[str, float]
     entities: dict[str, float]
     version_of: str | None = None
+    prefix_terms: tuple[str, ...] = ()
+    prefix_entities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,10 +106,10 @@ class Evidence:
         return (self.text + self.entities) / 2
 
 
-def same_story(a: Doc, b: Doc, evidence: Evidence, window_days: int = WINDOW_DAYS) -> bool:
-    """The decision rule of the module docstring."""
-    if a.published and b.published:
-        if abs((a.published - b.published).days) > window_days:
+def same_story(a: dt.date | None, b: dt.date | None, evidence: Evidence, window_days: int = WINDOW_DAYS) -> bool:
+    """The decision rule of the module docstring, for two articles published on ``a`` and ``b``."""
+    if a and b:
+        if abs((a - b).days) > window_days:
             return False
         return evidence.text >= TEXT_ALONE or (evidence.text >= TEXT_MIN and evidence.entities >= ENTITY_MIN)
     return evidence.text >= UNDATED_TEXT_MIN and evidence.entities >= UNDATED_ENTITY_MIN
@@ -106,8 +123,8 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str],
     transaction. Articles that already have a story keep it, so calling it again changes nothing. Articles are
     compared with already-assigned articles (within the date window, or sharing entities when either is
     undated) and with those listed here, taken in publication order so the earliest starts the story (first
-    versions before later ones, which then follow their page). Writes ``articles.story_id`` and the touched
-    ``stories`` rows in bulk.
+    versions before later ones, which then follow their page). Writes the new articles' ``story_terms``,
+    ``articles.story_id`` and the touched ``stories`` rows in bulk.
     """
     con.register("story_requests", pa.table({"article_id": pa.array(list(dict.fromkeys(article_ids)), pa.string())}))
     assigned = dict(con.execute("SELECT article_id, story_id FROM articles WHERE story_id IS NOT NULL AND "
@@ -118,220 +135,79 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str],
     con.unregister("story_requests")
     if not new:
         return assigned
-    candidates = _candidates(con, new, window_days)
-    compared = candidates.window | {c for ids in candidates.by_entities.values() for c in ids}
-    docs = _docs(con, [*new, *compared])
-    known = _story_ids(con, compared | {d.version_of for d in docs.values() if d.version_of})
-    decided = _decide([docs[a] for a in new], candidates, docs, known, window_days)
+    try:
+        _open_scope(con, new, window_days)
+        decided = _decide(con, _new_docs(con), window_days)
+    finally:
+        for table in _SCOPE_TABLES:
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
     _write(con, decided)
     return {**assigned, **decided}
 
 
-def _decide(new: list[Doc], candidates: _Candidates, docs: dict[str, Doc],
-            known: dict[str, str], window_days: int) -> dict[str, str]:
-    """story_id for each new doc, in the given order, each seeing the stories given before it.
-
-    A new doc is compared with its stored candidates and the docs decided before it, but only with those the
-    `_Pool` says can pass `same_story`; a version takes the story of the page's first version.
-    """
-    idf = _idf(docs.values())
-    vectors = {a: _tfidf(d.terms, idf) for a, d in docs.items()}
-    texts = _Weights(vectors)
-    entities = _Weights({a: d.entities for a, d in docs.items()})
-    pool = _Pool(idf, docs.values(), window_days)
-    for article_id in docs.keys() - {doc.article_id for doc in new}:
-        pool.add(docs[article_id], vectors[article_id])
-    story = dict(known)
-    decided: dict[str, str] = {}
-    for doc in new:
-        if doc.version_of in story:
-            decided[doc.article_id] = story[doc.article_id] = story[doc.version_of]
-            pool.add(doc, vectors[doc.article_id])
-            continue
-        stored = candidates.of(doc)
-        best = None
-        met = sorted(pool.meeting(doc, vectors[doc.article_id], stored, decided))
-        scores = zip(met, texts.cosines(doc.article_id, met).tolist(),
-                     entities.overlaps(doc.article_id, met).tolist(), strict=True)
-        for other, text, overlap in scores:
-            if text < TEXT_MIN:
-                continue
-            evidence = Evidence(text, overlap)
-            if same_story(doc, docs[other], evidence, window_days) and (best is None or evidence.score > best[0]):
-                best = (evidence.score, story[other])
-        decided[doc.article_id] = story[doc.article_id] = best[1] if best else doc.article_id
-        pool.add(doc, vectors[doc.article_id])
-    return decided
-
-
-class _Pool:
-    """Docs already given a story, indexed so a new doc meets only those that `same_story` could accept, so a
-    run costs about linear time instead of comparing every pair.
-
-    The pruning is exact (prefix filtering, as in all-pairs similarity search); only the cap `MAX_COMPARED` on
-    what is then compared is a bet. Put every doc's terms in one
-    global order, rarest first, and call a vector's *prefix* its shortest leading run after which the remaining
-    terms have norm < t. Two unit vectors with cosine ≥ t share a term of both prefixes: otherwise every shared
-    term lies in the suffix of one of them, and the cosine is at most that suffix's norm. The same argument holds
-    for the weighted entity overlap (Σ min / Σ max ≥ t) with "remaining weight < t × the doc's total weight".
-
-    A pair `same_story` accepts has text ≥ `_TEXT_PREFIX` (the bar when text decides alone, or for undated docs),
-    or is dated within the window with entity overlap ≥ `ENTITY_MIN`. So a doc meets the docs sharing a prefix
-    term (dated ones only from its window) and, when dated, the docs of its window sharing a prefix entity.
-    Postings are kept per publication day, so a lookup reads only the window's days, however long the history.
-    """
-
-    def __init__(self, idf: dict[str, float], docs: Iterable[Doc], window_days: int):
-        self._window_days = window_days
-        self._term_rank = {t: r for r, t in enumerate(sorted(idf, key=lambda t: (-idf[t], t)))}
-        entity_df = Counter(e for doc in docs for e in doc.entities)
-        self._entity_rank = {e: r for r, e in enumerate(sorted(entity_df, key=lambda e: (entity_df[e], e)))}
-        self._by_term: dict[str, list[str]] = defaultdict(list)
-        self._by_term_day: dict[tuple[str, dt.date | None], list[str]] = defaultdict(list)
-        self._by_entity_day: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
-
-    def add(self, doc: Doc, vector: dict[str, float]) -> None:
-        terms, entities = self._prefixes(doc, vector)
-        for term in terms:
-            self._by_term[term].append(doc.article_id)
-            self._by_term_day[term, doc.published].append(doc.article_id)
-        if doc.published:
-            for entity in entities:
-                self._by_entity_day[entity, doc.published].append(doc.article_id)
-
-    def meeting(self, doc: Doc, vector: dict[str, float], stored: Container[str], decided: Container[str]
-                ) -> list[str]:
-        """The docs that can pass with ``doc`` among its stored candidates and those decided before it: at most
-        `MAX_COMPARED`, those sharing the most prefix terms and entities first (ties: smallest article_id)."""
-        terms, entities = self._prefixes(doc, vector)
-        shared: Counter = Counter()
-        if doc.published is None:
-            for term in terms:
-                shared.update(self._by_term.get(term, ()))
-        else:
-            window = range(-self._window_days, self._window_days + 1)
-            days = [doc.published + dt.timedelta(days=shift) for shift in window]
-            for term in terms:
-                for day in (None, *days):
-                    shared.update(self._by_term_day.get((term, day), ()))
-            for entity in entities:
-                for day in days:
-                    shared.update(self._by_entity_day.get((entity, day), ()))
-        met = sorted((-n, other) for other, n in shared.items() if other in decided or other in stored)
-        return [other for _, other in met[:MAX_COMPARED]]
-
-    def _prefixes(self, doc: Doc, vector: dict[str, float]) -> tuple[list[str], list[str]]:
-        terms = _prefix({t: w * w for t, w in vector.items()}, self._term_rank, _TEXT_PREFIX**2)
-        total = sum(doc.entities.values())
-        return terms, _prefix(doc.entities, self._entity_rank, ENTITY_MIN * total)
-
-
-def _prefix(mass: dict[str, float], rank: dict[str, int], limit: float) -> list[str]:
-    """The keys in rank order up to where the mass left falls below ``limit`` (with a margin for rounding, so
-    the prefix is never one key too short)."""
-    left = sum(mass.values())
-    prefix = []
-    for key in sorted(mass, key=rank.__getitem__):
-        if left < limit - _ROUNDING:
-            break
-        prefix.append(key)
-        left -= mass[key]
-    return prefix
-
-
-@dataclass(frozen=True)
-class _Candidates:
-    """The already-assigned articles the new ones may be compared with: `window`, every one dated within the window
-    of some new article (the `_Pool` then meets a dated article only with those of its own window's days), and
-    `by_entities`, per new article, those sharing at least `MIN_SHARED_ENTITIES` tagged entities when either is
-    undated (the most-sharing first, capped). Kept apart, not as one set per pair: the window of a busy day holds
-    thousands of articles, and every new article of a load shares most of it."""
-
-    window: set[str]
-    by_entities: dict[str, set[str]]
-
-    def of(self, doc: Doc) -> Container[str]:
-        shared = self.by_entities.get(doc.article_id, set())
-        return _Either(self.window, shared) if doc.published else shared
-
-
-@dataclass(frozen=True)
-class _Either:
-    first: Container[str]
-    second: Container[str]
-
-    def __contains__(self, item: object) -> bool:
-        return item in self.first or item in self.second
-
-
-def _candidates(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int) -> _Candidates:
-    con.register("story_new", pa.table({"article_id": pa.array(new, pa.string())}))
-    labels = list(LABEL_WEIGHTS)
-    window = {row[0] for row in con.execute(
-        "WITH days AS (SELECT DISTINCT published_at AS day FROM articles WHERE published_at IS NOT NULL AND "
-        "  article_id IN (SELECT article_id FROM story_new)) "
-        "SELECT a.article_id FROM articles a WHERE a.story_id IS NOT NULL AND EXISTS (SELECT 1 FROM days "
-        f"  WHERE a.published_at BETWEEN days.day - {int(window_days)} AND days.day + {int(window_days)})").fetchall()}
-    rows = con.execute(
-        "WITH n AS (SELECT article_id, published_at FROM articles WHERE article_id IN (SELECT article_id FROM "
-        "story_new)), "
+def _open_scope(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int) -> None:
+    """Temporary tables of what the call may compare: ``story_new`` (the new articles, in order), ``story_window``
+    (assigned articles dated within the window of a new one), ``story_linked`` (per new article, the assigned ones
+    sharing at least `MIN_SHARED_ENTITIES` rare entities when either is undated, the most-sharing first, capped),
+    ``story_scope`` (all of them) and ``story_df`` (each scope term's document frequency); every scope article's
+    terms are stored first."""
+    con.register("story_new_ids", pa.table({"article_id": pa.array(new, pa.string()),
+                                            "position": pa.array(range(len(new)), pa.int32())}))
+    con.execute("CREATE OR REPLACE TEMP TABLE story_new AS SELECT i.article_id, i.position, a.published_at, "
+                "a.version_of FROM story_new_ids i JOIN articles a USING (article_id)")
+    con.unregister("story_new_ids")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE story_window AS "
+        "WITH days AS (SELECT DISTINCT published_at AS day FROM story_new WHERE published_at IS NOT NULL) "
+        "SELECT a.article_id, a.published_at FROM articles a WHERE a.story_id IS NOT NULL AND EXISTS (SELECT 1 "
+        f"FROM days WHERE a.published_at BETWEEN days.day - {int(window_days)} AND days.day + {int(window_days)})")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE story_linked AS "
         # The new articles' distinct entities, then the entities rare enough to say which event an article is about,
         # then the assigned articles naming them: pairs are counted once per article, never per mention.
-        "nm AS (SELECT DISTINCT m.article_id, m.entity_id, n.published_at IS NULL AS undated "
-        "  FROM n JOIN entity_mentions m ON m.article_id = n.article_id AND m.label = ANY(?)), "
+        "WITH nm AS (SELECT DISTINCT m.article_id, m.entity_id, n.published_at IS NULL AS undated "
+        "  FROM story_new n JOIN entity_mentions m ON m.article_id = n.article_id AND m.label = ANY(?)), "
         "rare AS (SELECT entity_id FROM entity_mentions WHERE entity_id IN (SELECT entity_id FROM nm) "
         f"  GROUP BY entity_id HAVING count(DISTINCT article_id) <= {MAX_ENTITY_ARTICLES}), "
         "om AS (SELECT DISTINCT m.article_id, m.entity_id, a.published_at IS NULL AS undated "
         "  FROM entity_mentions m JOIN articles a ON a.article_id = m.article_id AND a.story_id IS NOT NULL "
         "  WHERE m.entity_id IN (SELECT entity_id FROM rare)) "
-        "SELECT nm.article_id AS new_id, om.article_id AS old_id, count(*) AS shared "
+        "SELECT nm.article_id AS new_id, om.article_id AS other, count(*) AS shared "
         "FROM nm JOIN om ON om.entity_id = nm.entity_id AND om.article_id <> nm.article_id "
         "WHERE nm.undated OR om.undated GROUP BY nm.article_id, om.article_id "
         f"HAVING shared >= {MIN_SHARED_ENTITIES} "
-        f"QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY shared DESC, old_id) <= {MAX_UNDATED_CANDIDATES}",
-        [labels]).fetchall()
-    con.unregister("story_new")
-    by_entities: dict[str, set[str]] = defaultdict(set)
-    for new_id, old_id, _ in rows:
-        by_entities[new_id].add(old_id)
-    return _Candidates(window, by_entities)
+        f"QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY shared DESC, other) <= {MAX_UNDATED_CANDIDATES}",
+        [list(LABEL_WEIGHTS)])
+    con.execute("CREATE OR REPLACE TEMP TABLE story_scope AS SELECT article_id FROM story_new UNION "
+                "SELECT article_id FROM story_window UNION SELECT other FROM story_linked")
+    _store_terms(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE story_df AS SELECT term, count(*) AS df FROM story_terms "
+                "WHERE article_id IN (SELECT article_id FROM story_scope) GROUP BY term")
+    con.execute("CREATE OR REPLACE TEMP TABLE story_entity_df AS SELECT entity_id, count(DISTINCT article_id) AS df "
+                "FROM entity_mentions WHERE article_id IN (SELECT article_id FROM story_scope) AND label = ANY(?) "
+                "GROUP BY entity_id", [list(LABEL_WEIGHTS)])
+    con.execute(_STORED_PREFIXES.format(terms=_TERM_WEIGHTS.format(ids=_STORED), entities=_ENTITY_WEIGHTS.format(
+        ids=_STORED + " AND article_id IN (SELECT article_id FROM story_window)")),
+        [*_label_params(), _TEXT_PREFIX**2 - _ROUNDING, ENTITY_MIN, _ROUNDING])
 
 
-def _story_ids(con: duckdb.DuckDBPyConnection, article_ids: set[str]) -> dict[str, str]:
-    if not article_ids:
-        return {}
-    return dict(con.execute("SELECT article_id, story_id FROM articles WHERE article_id = ANY(?)",
-                            [sorted(article_ids)]).fetchall())
-
-
-def _docs(con: duckdb.DuckDBPyConnection, article_ids: list[str]) -> dict[str, Doc]:
-    """Title+lead terms and weighted entities of the articles, read in bulk queries (bodies only for the articles
-    whose terms this process has not cut before: `TERMS_CACHED`)."""
-    rows = con.execute("SELECT article_id, published_at, title, content_hash, version_of FROM articles "
-                       "WHERE article_id = ANY(?)", [article_ids]).fetchall()
-    terms = {article_id: _terms_cache[key] for article_id, _, title, content_hash, _ in rows
-             if (key := (article_id, content_hash, title)) in _terms_cache}
-    missing = [row[0] for row in rows if row[0] not in terms]
-    if missing:
-        for article_id, title, content_hash, body in con.execute(
-                "SELECT article_id, title, content_hash, body FROM articles WHERE article_id = ANY(?)",
-                [missing]).fetchall():
-            terms[article_id] = _terms(title, body)
-            _cache_terms((article_id, content_hash, title), terms[article_id])
-    mentions = con.execute(
-        "SELECT article_id, entity_id, label, count(*) FROM entity_mentions WHERE article_id = ANY(?) "
-        "AND label = ANY(?) GROUP BY ALL", [article_ids, list(LABEL_WEIGHTS)]).fetchall()
-    counts: dict[str, dict[str, tuple[str, int]]] = defaultdict(dict)
-    for article_id, entity_id, label, n in mentions:
-        counts[article_id][entity_id] = (label, n)
-    return {article_id: Doc(article_id, published, terms[article_id], _entity_weights(counts[article_id]), version_of)
-            for article_id, published, _, _, version_of in rows}
-
-
-def _cache_terms(key: tuple[str, str, str | None], terms: Counter) -> None:
-    while len(_terms_cache) >= TERMS_CACHED:
-        del _terms_cache[next(iter(_terms_cache))]
-    _terms_cache[key] = terms
+def _store_terms(con: duckdb.DuckDBPyConnection) -> None:
+    """Store the title+lead terms of the scope's articles that have none yet: the new ones, and stored ones from
+    before `story_terms` existed (each once, the first time it falls in a scope)."""
+    missing = [row[0] for row in con.execute(
+        "SELECT article_id FROM story_scope s WHERE NOT EXISTS "
+        "(SELECT 1 FROM story_terms t WHERE t.article_id = s.article_id) ORDER BY article_id").fetchall()]
+    for group in bounded_groups(missing, lambda _: 1, TERMS_BATCH):
+        ids, terms, counts = [], [], []
+        for article_id, title, body in con.execute(
+                "SELECT article_id, title, body FROM articles WHERE article_id = ANY(?)", [group]).fetchall():
+            for term, n in _terms(title, body).items():
+                ids.append(article_id)
+                terms.append(term)
+                counts.append(n)
+        con.register("incoming_story_terms", pa.table([ids, terms, counts], schema=_TERMS_SCHEMA))
+        con.execute("INSERT INTO story_terms SELECT article_id, term, n FROM incoming_story_terms")
+        con.unregister("incoming_story_terms")
 
 
 def _terms(title: str | None, body: str) -> Counter:
@@ -344,42 +220,268 @@ def _is_term(token: str) -> bool:
     return not token.isdigit() and (len(token) > 1 or not token.isascii())
 
 
-def _entity_weights(counts: dict[str, tuple[str, int]]) -> dict[str, float]:
-    total = sum(n for _, n in counts.values())
-    return {entity_id: LABEL_WEIGHTS[label] * n / total for entity_id, (label, n) in counts.items()}
+_TERM_WEIGHTS = (
+    "SELECT article_id, term AS key, w / sqrt(sum(w * w) OVER (PARTITION BY article_id)) AS weight, df "
+    "FROM (SELECT t.article_id, t.term, d.df, "
+    "  (1 + ln(t.n)) * (ln((1 + (SELECT count(*) FROM story_scope)) / (1 + d.df)) + 1) AS w "
+    "  FROM story_terms t JOIN story_df d USING (term) WHERE t.article_id IN ({ids}))")
+"""Unit TF-IDF vectors, (1 + ln tf) × (ln((1 + N) / (1 + df)) + 1) normalised, N and df over the scope."""
+_ENTITY_WEIGHTS = (
+    "WITH counts AS (SELECT article_id, entity_id, label, count(*) AS n FROM entity_mentions "
+    "  WHERE article_id IN ({ids}) AND label = ANY(?) GROUP BY ALL) "
+    "SELECT c.article_id, c.entity_id AS key, l.weight * c.n / sum(c.n) OVER (PARTITION BY c.article_id) AS weight, "
+    "  d.df FROM counts c JOIN (SELECT unnest(?) AS label, unnest(?) AS weight) l USING (label) "
+    "  JOIN story_entity_df d USING (entity_id)")
+"""Entity weights: the label's weight × the entity's share of the article's (labelled) mentions."""
+_STORED = "SELECT article_id FROM story_scope WHERE article_id NOT IN (SELECT article_id FROM story_new)"
+_STORED_PREFIXES = (
+    "CREATE OR REPLACE TEMP TABLE story_prefixes AS "
+    "WITH terms AS ({terms}), "
+    "term_left AS (SELECT article_id, key, sum(weight * weight) OVER (PARTITION BY article_id ORDER BY df DESC, "
+    "  key DESC ROWS UNBOUNDED PRECEDING) AS left_from_here FROM terms), "
+    "entities AS ({entities}), "
+    "entity_left AS (SELECT article_id, key, sum(weight) OVER (PARTITION BY article_id ORDER BY df DESC, key DESC "
+    "  ROWS UNBOUNDED PRECEDING) AS left_from_here, sum(weight) OVER (PARTITION BY article_id) AS total "
+    "  FROM entities), "
+    "prefixes AS (SELECT article_id, key, true AS is_term FROM term_left WHERE left_from_here >= ? "
+    "  UNION ALL "
+    "  SELECT article_id, key, false FROM entity_left WHERE left_from_here >= ? * total - ?) "
+    "SELECT article_id, key, is_term, published_at, row_number() OVER (PARTITION BY key, is_term, published_at "
+    "  ORDER BY in_story, article_id) AS posting "
+    "FROM (SELECT p.article_id, p.key, p.is_term, a.published_at, row_number() OVER (PARTITION BY p.key, "
+    "  p.is_term, a.published_at, a.story_id ORDER BY p.article_id) AS in_story "
+    "  FROM prefixes p JOIN articles a USING (article_id))")
+"""The stored scope articles' prefixes (`_prefix`), in SQL: a key is in the prefix when it and the keys after it
+(rarer first, ties by key) still hold the limit's mass. Entity prefixes only for the window's (dated) articles.
+``posting`` numbers the articles holding a key on one publication day (`MAX_POSTINGS_A_DAY`)."""
 
 
-def _idf(docs: Iterable[Doc]) -> dict[str, float]:
-    """Smoothed inverse document frequency over the compared articles (log((1 + N) / (1 + df)) + 1)."""
-    docs = list(docs)
-    df = Counter(term for doc in docs for term in doc.terms)
-    return {term: math.log((1 + len(docs)) / (1 + n)) + 1 for term, n in df.items()}
+def _label_params() -> list[list]:
+    return [list(LABEL_WEIGHTS), list(LABEL_WEIGHTS), list(LABEL_WEIGHTS.values())]
 
 
-def _tfidf(terms: Counter, idf: dict[str, float]) -> dict[str, float]:
-    weights = {t: (1 + math.log(n)) * idf[t] for t, n in terms.items()}
-    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-    return {t: w / norm for t, w in weights.items()}
+def _weights(con: duckdb.DuckDBPyConnection, sql: str, ids_sql: str) -> pa.Table:
+    """``article_id``, ``key``, ``weight`` and ``df`` of the articles ``ids_sql`` selects."""
+    return con.execute(sql.format(ids=ids_sql), _label_params() if sql is _ENTITY_WEIGHTS else []).fetch_arrow_table()
+
+
+def _new_docs(con: duckdb.DuckDBPyConnection) -> list[Doc]:
+    """The new articles in order, with vectors and prefixes: each key's rank is its document frequency in the
+    scope (rarest first), so prefixes hold rare keys and meet few articles."""
+    ids_sql = "SELECT article_id FROM story_new"
+    terms: dict[str, dict[str, float]] = defaultdict(dict)
+    term_df: dict[str, int] = {}
+    for article_id, key, weight, df in _rows(_weights(con, _TERM_WEIGHTS, ids_sql)):
+        terms[article_id][key] = weight
+        term_df[key] = df
+    entities: dict[str, dict[str, float]] = defaultdict(dict)
+    entity_df: dict[str, int] = {}
+    for article_id, key, weight, df in _rows(_weights(con, _ENTITY_WEIGHTS, ids_sql)):
+        entities[article_id][key] = weight
+        entity_df[key] = df
+    docs = []
+    for article_id, published, version_of in con.execute(
+            "SELECT article_id, published_at, version_of FROM story_new ORDER BY position").fetchall():
+        vector, weights = terms.get(article_id, {}), entities.get(article_id, {})
+        prefix_terms = _prefix({t: w * w for t, w in vector.items()}, term_df, _TEXT_PREFIX**2)
+        prefix_entities = _prefix(weights, entity_df, ENTITY_MIN * sum(weights.values())) if published else []
+        docs.append(Doc(article_id, published, vector, weights, version_of, tuple(prefix_terms),
+                        tuple(prefix_entities)))
+    return docs
+
+
+def _rows(table: pa.Table) -> Iterable[tuple]:
+    return zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True)
+
+
+def _prefix(mass: dict[str, float], df: dict[str, int], limit: float) -> list[str]:
+    """The keys, rarest first (ties by key), up to where the mass left falls below ``limit`` (with a margin for
+    rounding, so the prefix is never one key too short). `_STORED_PREFIXES` is the same rule in SQL.
+
+    Why pruning by prefixes is exact (prefix filtering, as in all-pairs similarity search): put all keys in one
+    order; two unit vectors with cosine ≥ t share a key of both prefixes, because otherwise every shared key lies
+    past the shorter prefix, in that vector's suffix, whose norm is < t, and the cosine is at most that norm. The
+    same holds for the weighted entity overlap (Σ min / Σ max ≥ t) with "remaining weight < t × the doc's total
+    weight". Any fixed order is exact; rarest first makes prefixes short and their postings small."""
+    left = sum(mass.values())
+    prefix = []
+    for key in sorted(mass, key=lambda key: (df[key], key)):
+        if left < limit - _ROUNDING:
+            break
+        prefix.append(key)
+        left -= mass[key]
+    return prefix
+
+
+def _decide(con: duckdb.DuckDBPyConnection, docs: list[Doc], window_days: int) -> dict[str, str]:
+    """story_id for each new doc, in order, each seeing the stories given before it.
+
+    A version takes the story of its page's first version. Any other doc is compared with at most `MAX_COMPARED`
+    of the stored articles (`_stored_candidates`) and the docs decided before it (`_Pool`) that share a key of both
+    prefixes, those sharing the most first.
+    """
+    new_ids = {doc.article_id for doc in docs}
+    story = _story_ids(con, {doc.version_of for doc in docs if doc.version_of} - new_ids)
+    published = {doc.article_id: doc.published for doc in docs}
+    pool = _Pool(window_days)
+    decided: dict[str, str] = {}
+    for batch in bounded_groups(docs, lambda _: 1, STORY_BATCH):
+        compared = [doc for doc in batch if doc.version_of not in story and doc.version_of not in new_ids]
+        stored = _stored_candidates(con, compared, window_days)
+        for other, (day, story_id) in stored.articles.items():
+            published[other], story[other] = day, story_id
+        texts, entities = stored.weights(docs)
+        for doc in batch:
+            if doc.version_of in story:
+                decided[doc.article_id] = story[doc.article_id] = story[doc.version_of]
+                pool.add(doc)
+                continue
+            shared = Counter(stored.met.get(doc.article_id, {}))
+            shared.update(pool.meeting(doc))
+            met = sorted(other for _, other in sorted((-n, other) for other, n in shared.items())[:MAX_COMPARED])
+            best = None
+            scores = zip(met, texts.cosines(doc.article_id, met).tolist(),
+                         entities.overlaps(doc.article_id, met).tolist(), strict=True)
+            for other, text, overlap in scores:
+                if text < TEXT_MIN:
+                    continue
+                evidence = Evidence(text, overlap)
+                if (same_story(doc.published, published[other], evidence, window_days)
+                        and (best is None or evidence.score > best[0])):
+                    best = (evidence.score, story[other])
+            decided[doc.article_id] = story[doc.article_id] = best[1] if best else doc.article_id
+            pool.add(doc)
+    return decided
+
+
+class _Pool:
+    """The docs of this call already given a story, indexed by their prefix keys, so a new doc meets only those
+    sharing a key of both prefixes, which are all that `same_story` could accept (`_prefix`): dated docs only from
+    its window's days (and, by entity, only when both are dated), undated ones by terms. Postings are kept per
+    publication day, so a lookup reads only the window's days."""
+
+    def __init__(self, window_days: int):
+        self._window_days = window_days
+        self._by_term: dict[str, list[str]] = defaultdict(list)
+        self._by_term_day: dict[tuple[str, dt.date | None], list[str]] = defaultdict(list)
+        self._by_entity_day: dict[tuple[str, dt.date], list[str]] = defaultdict(list)
+
+    def add(self, doc: Doc) -> None:
+        for term in doc.prefix_terms:
+            self._by_term[term].append(doc.article_id)
+            self._by_term_day[term, doc.published].append(doc.article_id)
+        if doc.published:
+            for entity in doc.prefix_entities:
+                self._by_entity_day[entity, doc.published].append(doc.article_id)
+
+    def meeting(self, doc: Doc) -> Counter:
+        """The docs that can pass with ``doc``, each with how many prefix keys the two share."""
+        shared: Counter = Counter()
+        if doc.published is None:
+            for term in doc.prefix_terms:
+                shared.update(self._by_term.get(term, ()))
+            return shared
+        days = [doc.published + dt.timedelta(days=shift) for shift in range(-self._window_days, self._window_days + 1)]
+        for term in doc.prefix_terms:
+            for day in (None, *days):
+                shared.update(self._by_term_day.get((term, day), ()))
+        for entity in doc.prefix_entities:
+            for day in days:
+                shared.update(self._by_entity_day.get((entity, day), ()))
+        return shared
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """The stored articles a batch of new docs meets: per new doc, each met article with how many prefix keys the
+    two share (at most `MAX_COMPARED`, the most-sharing first), and each met article's date and story, with their
+    weights as Arrow tables."""
+
+    met: dict[str, dict[str, int]]
+    articles: dict[str, tuple[dt.date | None, str]]
+    term_weights: pa.Table
+    entity_weights: pa.Table
+
+    def weights(self, docs: list[Doc]) -> tuple[_Weights, _Weights]:
+        """Text and entity weights of these articles and of the call's new docs, as matrices."""
+        rows = [*self.articles, *(doc.article_id for doc in docs)]
+        return (_Weights.of(rows, self.term_weights, [doc.terms for doc in docs], docs),
+                _Weights.of(rows, self.entity_weights, [doc.entities for doc in docs], docs))
+
+
+_MET_STORED = (
+    "WITH hits AS (SELECT p.new_id, s.article_id AS other, p.is_term, p.published_at AS day, "
+    "  s.published_at AS other_day FROM story_probe p JOIN story_prefixes s ON s.key = p.key AND s.is_term = p.is_term "
+    f"  WHERE s.posting <= {MAX_POSTINGS_A_DAY}) "
+    "SELECT h.new_id, h.other, count(*) AS shared FROM hits h "
+    "LEFT JOIN story_linked l ON l.new_id = h.new_id AND l.other = h.other "
+    "WHERE abs(h.other_day - h.day) <= ? OR (h.is_term AND l.other IS NOT NULL) "
+    "GROUP BY h.new_id, h.other "
+    f"QUALIFY row_number() OVER (PARTITION BY h.new_id ORDER BY count(*) DESC, h.other) <= {MAX_COMPARED}")
+"""Stored articles sharing a key of both prefixes with a new doc that `same_story` could accept: dated within its
+window (by term or entity), or linked to it by entities when either is undated (by term)."""
+
+
+def _stored_candidates(con: duckdb.DuckDBPyConnection, docs: list[Doc], window_days: int) -> _Stored:
+    probe: dict[str, list] = {"new_id": [], "key": [], "is_term": [], "published_at": []}
+    for doc in docs:
+        for keys, is_term in ((doc.prefix_terms, True), (doc.prefix_entities, False)):
+            probe["new_id"] += [doc.article_id] * len(keys)
+            probe["key"] += keys
+            probe["is_term"] += [is_term] * len(keys)
+            probe["published_at"] += [doc.published] * len(keys)
+    con.register("story_probe", pa.table(probe, schema=_PROBE_SCHEMA))
+    met: dict[str, dict[str, int]] = defaultdict(dict)
+    for new_id, other, shared in con.execute(_MET_STORED, [window_days]).fetchall():
+        met[new_id][other] = shared
+    con.unregister("story_probe")
+    others = sorted({other for found in met.values() for other in found})
+    con.register("story_met", pa.table({"article_id": pa.array(others, pa.string())}))
+    articles = {article_id: (published, story_id) for article_id, published, story_id in con.execute(
+        "SELECT article_id, published_at, story_id FROM articles WHERE article_id IN "
+        "(SELECT article_id FROM story_met)").fetchall()}
+    ids_sql = "SELECT article_id FROM story_met"
+    stored = _Stored(met, articles, _weights(con, _TERM_WEIGHTS, ids_sql), _weights(con, _ENTITY_WEIGHTS, ids_sql))
+    con.unregister("story_met")
+    return stored
+
+
+def _story_ids(con: duckdb.DuckDBPyConnection, article_ids: set[str]) -> dict[str, str]:
+    if not article_ids:
+        return {}
+    return dict(con.execute("SELECT article_id, story_id FROM articles WHERE article_id = ANY(?)",
+                            [sorted(article_ids)]).fetchall())
 
 
 class _Weights:
-    """Each doc's weights (TF-IDF terms, or entities) as a row of one sparse matrix, so a doc is scored against the
-    (at most `MAX_COMPARED`) docs it meets in one product instead of a walk over two dicts per pair: with every new
-    article meeting a hundred, those walks were half of a load's time."""
+    """Each article's weights (TF-IDF terms, or entities) as a row of one sparse matrix, so a doc is scored against
+    the (at most `MAX_COMPARED`) articles it meets in one product instead of a walk over two dicts per pair: with
+    every new article meeting a hundred, those walks were half of a load's time."""
 
-    def __init__(self, weights: dict[str, dict[str, float]]):
+    def __init__(self, rows: list[str], row_of: np.ndarray, keys: pa.Array, weights: np.ndarray):
         import scipy.sparse  # here, not at the top: 0.16 s of every start, a re-ingest's included, for this alone
 
-        self._row = {article_id: row for row, article_id in enumerate(weights)}
-        columns: dict[str, int] = {}
-        indptr, indices, data = [0], [], []
-        for vector in weights.values():
-            for key, weight in vector.items():
-                indices.append(columns.setdefault(key, len(columns)))
-                data.append(weight)
-            indptr.append(len(indices))
-        self._matrix = scipy.sparse.csr_array((data, indices, indptr), shape=(len(weights), max(1, len(columns))))
+        self._row = {article_id: row for row, article_id in enumerate(rows)}
+        columns = keys.dictionary_encode()
+        self._matrix = scipy.sparse.csr_array(
+            (weights, (row_of, columns.indices.to_numpy(zero_copy_only=False))),
+            shape=(len(rows), max(1, len(columns.dictionary))))
         self._totals = np.asarray(self._matrix.sum(axis=1)).ravel()
+
+    @classmethod
+    def of(cls, rows: list[str], stored: pa.Table, own: list[dict[str, float]], docs: list[Doc]) -> _Weights:
+        """The stored articles' weights (``article_id``, ``key``, ``weight`` columns) and the docs' own."""
+        position = {article_id: row for row, article_id in enumerate(rows)}
+        stored_ids = stored.column("article_id").combine_chunks().dictionary_encode()
+        stored_rows = np.array([position[a] for a in stored_ids.dictionary.to_pylist()], dtype=np.int64)
+        row_of = [stored_rows[stored_ids.indices.to_numpy(zero_copy_only=False)]]
+        keys = [stored.column("key").combine_chunks().cast(pa.string())]
+        weights = [stored.column("weight").to_numpy()]
+        for doc, vector in zip(docs, own, strict=True):
+            row_of.append(np.full(len(vector), position[doc.article_id], dtype=np.int64))
+            keys.append(pa.array(list(vector), pa.string()))
+            weights.append(np.fromiter(vector.values(), dtype=float, count=len(vector)))
+        return cls(rows, np.concatenate(row_of), pa.concat_arrays(keys), np.concatenate(weights))
 
     def cosines(self, article_id: str, others: list[str]) -> np.ndarray:
         """Dot products: cosines, for unit vectors."""
@@ -397,7 +499,6 @@ class _Weights:
         shared = np.minimum(self._matrix[rows][:, own.indices].toarray(), own.data).sum(axis=1)
         largest = self._totals[self._row[article_id]] + self._totals[rows] - shared
         return np.divide(shared, largest, out=np.zeros_like(shared), where=largest > 0)
-
 
 def _write(con: duckdb.DuckDBPyConnection, decided: dict[str, str]) -> None:
     """Set articles.story_id for the new articles, then recompute every touched story row from its articles."""
