@@ -62,11 +62,11 @@ query grow with the square of their mentions (13 billion rows at 100k stored art
 TOP_ENTITIES = 5
 MAX_COMPARED = 100
 """A new article is compared with at most this many met articles, those sharing the most prefix terms and entities
-first: in a tight story of hundreds of articles nearly every member passes, and the best match is among
-the closest hundred."""
+first: in a tight story of hundreds of articles nearly every member passes, and the best match is among the
+closest hundred."""
 MAX_POSTINGS_A_DAY = 200
 """Of the stored articles holding one prefix key and published on one day, a new article meets at most this many
-(the first by article id, an arbitrary but fixed sample): a key in the prefixes of more articles a day than this
+(one of each story before a second of any, then by article id): a key in the prefixes of more articles a day than this
 is common in that day's news, and counting every holder made a load's cost grow with the store (a chunk's
 candidate query read 20 million pairs at 10k generated articles in five days). The only other bet besides
 `MAX_COMPARED`: members of a big story share several keys, so a sample of each finds them."""
@@ -149,8 +149,9 @@ def _open_scope(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int
     """Temporary tables of what the call may compare: ``story_new`` (the new articles, in order), ``story_window``
     (assigned articles dated within the window of a new one), ``story_linked`` (per new article, the assigned ones
     sharing at least `MIN_SHARED_ENTITIES` rare entities when either is undated, the most-sharing first, capped),
-    ``story_scope`` (all of them) and ``story_df`` (each scope term's document frequency); every scope article's
-    terms are stored first."""
+    ``story_scope`` (all of them), ``story_df`` and ``story_entity_df`` (each scope term's and entity's document
+    frequency) and ``story_prefixes`` (the stored scope articles' prefixes); every scope article's terms are stored
+    first."""
     con.register("story_new_ids", pa.table({"article_id": pa.array(new, pa.string()),
                                             "position": pa.array(range(len(new)), pa.int32())}))
     con.execute("CREATE OR REPLACE TEMP TABLE story_new AS SELECT i.article_id, i.position, a.published_at, "
@@ -405,8 +406,8 @@ class _Stored:
     def weights(self, docs: list[Doc]) -> tuple[_Weights, _Weights]:
         """Text and entity weights of these articles and of the call's new docs, as matrices."""
         rows = [*self.articles, *(doc.article_id for doc in docs)]
-        return (_Weights.of(rows, self.term_weights, [doc.terms for doc in docs], docs),
-                _Weights.of(rows, self.entity_weights, [doc.entities for doc in docs], docs))
+        return (_Weights.of(rows, self.term_weights, {doc.article_id: doc.terms for doc in docs}),
+                _Weights.of(rows, self.entity_weights, {doc.article_id: doc.entities for doc in docs}))
 
 
 _MET_STORED = (
@@ -469,16 +470,16 @@ class _Weights:
         self._totals = np.asarray(self._matrix.sum(axis=1)).ravel()
 
     @classmethod
-    def of(cls, rows: list[str], stored: pa.Table, own: list[dict[str, float]], docs: list[Doc]) -> _Weights:
-        """The stored articles' weights (``article_id``, ``key``, ``weight`` columns) and the docs' own."""
+    def of(cls, rows: list[str], stored: pa.Table, own: dict[str, dict[str, float]]) -> _Weights:
+        """The stored articles' weights (``article_id``, ``key``, ``weight`` columns) and the new docs' own, by id."""
         position = {article_id: row for row, article_id in enumerate(rows)}
         stored_ids = stored.column("article_id").combine_chunks().dictionary_encode()
         stored_rows = np.array([position[a] for a in stored_ids.dictionary.to_pylist()], dtype=np.int64)
         row_of = [stored_rows[stored_ids.indices.to_numpy(zero_copy_only=False)]]
         keys = [stored.column("key").combine_chunks().cast(pa.string())]
         weights = [stored.column("weight").to_numpy()]
-        for doc, vector in zip(docs, own, strict=True):
-            row_of.append(np.full(len(vector), position[doc.article_id], dtype=np.int64))
+        for article_id, vector in own.items():
+            row_of.append(np.full(len(vector), position[article_id], dtype=np.int64))
             keys.append(pa.array(list(vector), pa.string()))
             weights.append(np.fromiter(vector.values(), dtype=float, count=len(vector)))
         return cls(rows, np.concatenate(row_of), pa.concat_arrays(keys), np.concatenate(weights))
@@ -499,6 +500,7 @@ class _Weights:
         shared = np.minimum(self._matrix[rows][:, own.indices].toarray(), own.data).sum(axis=1)
         largest = self._totals[self._row[article_id]] + self._totals[rows] - shared
         return np.divide(shared, largest, out=np.zeros_like(shared), where=largest > 0)
+
 
 def _write(con: duckdb.DuckDBPyConnection, decided: dict[str, str]) -> None:
     """Set articles.story_id for the new articles, then recompute every touched story row from its articles."""
