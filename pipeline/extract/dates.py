@@ -3,18 +3,15 @@
 Every date an extractor finds is kept as a `DateCandidate` tagged with the rule that found it, and each path has one
 function choosing the published and updated dates from its candidates, so a choice can be audited and a missing date
 stays None. Plain text: dates written in the page (numeric and month-name formats in several languages, "Published"
-and "Updated" labels), chosen by `RULE_PRECEDENCE`. HTML: htmldate on the markup, then on the text, then trafilatura's
-metadata date. Separate from the extractors because the text path's block classifier, title rules and header search
-all parse dates with `find_dates`, and so that every `published_rule` value of both paths is defined in one place.
+and "Updated" labels), chosen by `RULE_PRECEDENCE`. HTML: htmldate on the markup, then on the text. Separate from the
+extractors because the text path's block classifier, title rules and header search all parse dates with `find_dates`,
+and so that every `published_rule` value of both paths is defined in one place.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
-from collections.abc import Iterator
-from typing import Any
 
 import htmldate
 from htmldate.utils import load_html
@@ -159,34 +156,38 @@ def choose_text_dates(candidates: list[DateCandidate]) -> tuple[dt.date | None, 
     return None, None, None
 
 
-class HtmlDates:
-    """htmldate's answers for one page, in rule order, and trafilatura's metadata date once it is known."""
+def html_date_candidates(tree: HtmlElement, html: str, url: str | None, today: dt.date) -> list[DateCandidate]:
+    """htmldate's searches of the page, each run only while it can still change the choice: the markup search for
+    the publication date, its extensive search of the text only when the markup had none (a markup date is chosen
+    before it anyway), and the search for the latest update.
 
-    def __init__(self, found: list[tuple[str, str, dt.date | None]], html: str, today: dt.date):
-        self.found, self.html, self.today = found, html, today
+    htmldate copies the tree it is given, so trafilatura's parse serves all three; only when its markup search finds
+    nothing is the page parsed again, by htmldate's parser, which keeps the comments some sites write dates in.
+    """
+    candidates = []
+    published = _htmldate(tree, url, today, original=True, extensive=False)
+    if published is None:
+        with_comments = _with_comments(html)
+        tree = with_comments if with_comments is not None else tree
+        published = _htmldate(tree, url, today, original=True, extensive=False)
+    if published is None:
+        published = _unless_year_guess(_htmldate(tree, url, today, original=True, extensive=True), html)
+        rule = "htmldate_extensive"
+    else:
+        rule = "htmldate_original"
+    if published is not None:
+        candidates.append(DateCandidate(value=published, rule=rule, kind="published"))
+    updated = _htmldate(tree, url, today, original=False, extensive=False)
+    if updated is not None:
+        candidates.append(DateCandidate(value=updated, rule="htmldate_updated", kind="updated"))
+    return candidates
 
-    def with_metadata(self, document: dict[str, Any]) -> Iterator[DateCandidate]:
-        """htmldate on markup first, then its extensive text search, then trafilatura's metadata date."""
-        metadata = ("trafilatura_metadata", "published", _unless_year_guess(_parse(document.get("date")), self.html))
-        for rule, kind, value in [*self.found[:2], metadata, *self.found[2:]]:
-            if value is not None and value <= self.today:
-                yield DateCandidate(value=value, rule=rule, kind=kind)
 
-
-def html_date_candidates(html: str, url: str | None, today: dt.date) -> HtmlDates:
-    """htmldate's three searches of the page, parsed once with htmldate's own parser (which keeps comments, where
-    some pages write their dates; trafilatura's drops them): htmldate searches a copy of a tree it is given."""
-    page: str | HtmlElement = html
-    with contextlib.suppress(ValueError, TypeError):
-        tree = load_html(html)
-        if tree is not None:
-            page = tree
-    return HtmlDates([
-        ("htmldate_original", "published", _htmldate(page, url, today, original=True, extensive=False)),
-        ("htmldate_extensive", "published", _unless_year_guess(
-            _htmldate(page, url, today, original=True, extensive=True), html)),
-        ("htmldate_updated", "updated", _htmldate(page, url, today, original=False, extensive=False)),
-    ], html, today)
+def _with_comments(html: str) -> HtmlElement | None:
+    try:
+        return load_html(html)
+    except (ValueError, TypeError):
+        return None
 
 
 def _unless_year_guess(value: dt.date | None, html: str) -> dt.date | None:
@@ -201,7 +202,7 @@ def _unless_year_guess(value: dt.date | None, html: str) -> dt.date | None:
     return value
 
 
-def _htmldate(page: str | HtmlElement, url: str | None, today: dt.date, original: bool,
+def _htmldate(page: HtmlElement, url: str | None, today: dt.date, original: bool,
               extensive: bool) -> dt.date | None:
     try:
         found = htmldate.find_date(page, url=url, original_date=original, extensive_search=extensive,
