@@ -41,14 +41,10 @@ def spill_dir() -> str:
     return str(Path(tempfile.gettempdir()) / f"news-duckdb-spill-{os.getpid()}")
 
 
-MEMORY_LIMIT = os.environ.get("NEWS_DUCKDB_MEMORY", "400MB")
-"""DuckDB's buffer limit on the engine's connections (NEWS_DUCKDB_MEMORY). DuckDB's default, 80 % of the machine,
-let a 10k-article load keep 1 GB of cached blocks in the ingest process; past the limit, joins and sorts spill to
-`spill_dir`."""
-
-
 LAKE = "news"
 """The name the store is attached under; every connection `USE`s it, so SQL names its tables unqualified."""
+
+
 def migrations() -> list[tuple[int, Path]]:
     found = []
     for path in MIGRATIONS_DIR.iterdir():
@@ -163,7 +159,7 @@ def connect(where: StoreLike, read_only: bool = False, snapshot: int | None = No
 def _open(store: Store, read_only: bool = False, snapshot: int | None = None,
           config: dict[str, str | bool | int | float | list[str]] | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(config={"threads": min(os.cpu_count() or 1, 4), "temp_directory": spill_dir(),
-                                 "memory_limit": MEMORY_LIMIT, **ENGINE_CONFIG, **(config or {})})
+                                 **ENGINE_CONFIG, **(config or {})})
     try:
         attach(con, store, read_only, snapshot)
     except BaseException:
