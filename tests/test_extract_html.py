@@ -1,6 +1,6 @@
 import datetime as dt
 
-from pipeline.extract.html import extract_html
+from pipeline.extract.html import FULL_EXTRACTION_BELOW, _text_size, extract_html
 
 PAGE = """<!doctype html><html lang="en"><head>
 <title>Ministers meet in Moscow | Example News</title>
@@ -101,3 +101,17 @@ def test_an_og_title_written_apart_from_the_title_outranks_json_ld():
     page = page.replace('og:title" content="Ministers meet in Moscow | Example News"',
                         'og:title" content="Russia backs Caracas"')
     assert extract_html(page, today=dt.date(2026, 1, 1)).title == "Russia backs Caracas"
+
+
+def test_a_date_written_only_in_a_comment_is_found():
+    """trafilatura's parser drops comments; the page is parsed again with them when the markup has no date."""
+    page = ("<html><head><title>Talks resume</title></head><body><!-- published 2020-07-12 --><article><p>"
+            + "The talks resumed on the second day with both delegations present. " * 20
+            + "</p></article></body></html>")
+    result = extract_html(page, today=dt.date(2026, 1, 1))
+    assert result.published_at == dt.date(2020, 7, 12)
+
+
+def test_a_short_cjk_article_is_not_taken_for_an_extraction_that_found_little():
+    assert _text_size("東京で会談が行われた。" * 40) >= FULL_EXTRACTION_BELOW
+    assert _text_size("Talks were held. " * 40) < FULL_EXTRACTION_BELOW

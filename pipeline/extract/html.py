@@ -1,7 +1,7 @@
 """HTML pages: trafilatura for body and metadata, the headline chosen among <title>, og:title, JSON-LD and <h1>.
 
 The headline is compared with the title rules the plain-text path uses (`pipeline.extract.titles`), and the dates
-come from htmldate and trafilatura through `pipeline.extract.dates`, where both paths' date rules are defined.
+come from htmldate through `pipeline.extract.dates`, where both paths' date rules are defined.
 """
 
 from __future__ import annotations
