@@ -38,7 +38,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipeline.store import merge_rows
+from pipeline.store import execute, merge_rows
 from pipeline.textnorm import tokens
 
 NUM_PERM = 128
@@ -136,11 +136,11 @@ def reindex(con: duckdb.DuckDBPyConnection, layout: Layout) -> int:
     if rows:
         ids = [article_id for article_id, _ in rows]
         keys = layout.keys(np.stack([np.frombuffer(blob, dtype="<u4") for _, blob in rows]))
-        con.register("rebanded", pa.table({
+        rebanded = pa.table({
             "band_key": pa.array(keys.reshape(-1), pa.int64()),
-            "article_id": pa.array(np.repeat(np.array(ids, dtype=object), layout.bands), pa.string())}))
-        con.execute("INSERT INTO minhash_bands SELECT DISTINCT band_key, article_id FROM rebanded")
-        con.unregister("rebanded")
+            "article_id": pa.array(np.repeat(np.array(ids, dtype=object), layout.bands), pa.string())})
+        execute(con, "INSERT INTO minhash_bands SELECT DISTINCT band_key, article_id FROM rebanded",
+                tables={"rebanded": rebanded})
     merge_rows(con, "index_layout", "SELECT 'minhash_bands' AS name, ?::INTEGER AS bands, ?::INTEGER AS \"rows\"",
                ["name"], ["name", "bands", "rows"], update=True, params=[layout.bands, layout.rows])
     return len(rows)
@@ -255,23 +255,17 @@ class NearDupIndex:
         keys = self.layout.keys(np.stack([sig.minima for _, sig in indexed]))
         for (body, sig), row in zip(indexed, keys, strict=True):
             self._prefetched[body] = (sig, row)
-        self.con.register("neardup_prefetch_keys", pa.table({"band_key": np.unique(keys)}))
-        try:
-            rows = self.con.execute("SELECT b.band_key, b.article_id FROM minhash_bands b "
-                                    "SEMI JOIN neardup_prefetch_keys k ON b.band_key = k.band_key").fetchall()
-        finally:
-            self.con.unregister("neardup_prefetch_keys")
+        rows = execute(self.con, "SELECT b.band_key, b.article_id FROM minhash_bands b "
+                       "SEMI JOIN neardup_prefetch_keys k ON b.band_key = k.band_key",
+                       tables={"neardup_prefetch_keys": pa.table({"band_key": np.unique(keys)})}).fetchall()
         for key, article_id in rows:
             self._stored_bands.setdefault(key, set()).add(article_id)
         wanted = sorted({article_id for _, article_id in rows} - self._stored_signatures.keys())
         if wanted:
-            self.con.register("neardup_prefetch_ids", pa.table({"article_id": pa.array(wanted, pa.string())}))
-            try:
-                found = self.con.execute(
-                    "SELECT article_id, shingles, signature FROM minhash_signatures "
-                    "WHERE article_id IN (SELECT article_id FROM neardup_prefetch_ids)").fetchall()
-            finally:
-                self.con.unregister("neardup_prefetch_ids")
+            found = execute(
+                self.con, "SELECT article_id, shingles, signature FROM minhash_signatures "
+                "WHERE article_id IN (SELECT article_id FROM neardup_prefetch_ids)",
+                tables={"neardup_prefetch_ids": pa.table({"article_id": pa.array(wanted, pa.string())})}).fetchall()
             self._stored_signatures.update({a: Signature.from_bytes(blob, n) for a, n, blob in found})
         return len(wanted)
 
@@ -358,14 +352,11 @@ def store_signatures(con: duckdb.DuckDBPyConnection, article_ids: list[str], min
     signatures = pa.table({"article_id": pa.array(article_ids, pa.string()),
                            "shingles": pa.array(shingles, pa.int32()),
                            "signature": pa.array([row.tobytes() for row in blobs], pa.binary())})
-    con.register("incoming_minhash_bands", bands)
-    con.register("incoming_minhash_signatures", signatures)
-    con.execute("INSERT INTO minhash_bands SELECT DISTINCT band_key, article_id FROM incoming_minhash_bands "
-                "WHERE article_id NOT IN (SELECT article_id FROM minhash_signatures)")
+    execute(con, "INSERT INTO minhash_bands SELECT DISTINCT band_key, article_id FROM incoming_minhash_bands "
+            "WHERE article_id NOT IN (SELECT article_id FROM minhash_signatures)",
+            tables={"incoming_minhash_bands": bands})
     merge_rows(con, "minhash_signatures", "SELECT * FROM incoming_minhash_signatures", ["article_id"],
-               ["article_id", "shingles", "signature"])
-    con.unregister("incoming_minhash_bands")
-    con.unregister("incoming_minhash_signatures")
+               ["article_id", "shingles", "signature"], tables={"incoming_minhash_signatures": signatures})
     return con.execute("SELECT count(*) FROM minhash_signatures").fetchall()[0][0] - before
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from pipeline.extensions import extension_file, load_extension
 from pipeline.store_location import Store, StoreLike
@@ -276,12 +277,29 @@ def _acquire(descriptor: int, store: Store, wait_seconds: float) -> None:
             time.sleep(0.2)
 
 
+def execute(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] | None = None,
+            tables: Mapping[str, pa.Table] | None = None) -> duckdb.DuckDBPyConnection:
+    """Run one statement that reads the Arrow ``tables`` by name, keeping nothing of them once it is done.
+
+    Not `con.register`: a registered table is a view, and a view dropped inside a transaction stays in the
+    catalog, with the Arrow data it holds, until the transaction ends (DuckDB keeps it to roll back). The load
+    registers a score of tables per 1,000 articles in one transaction, so it held every chunk's rows to the end
+    (1.1 GB at 10k articles). DuckDB's replacement scan instead binds a name for the one statement, from the
+    locals of the Python frame that calls ``execute``: here the namespace `exec` runs the call in, holding just
+    these tables."""
+    namespace = {**(tables or {}), "_con": con, "_sql": sql, "_params": list(params or [])}
+    exec("_con.execute(_sql, _params)", {}, namespace)
+    return con
+
+
 def merge_rows(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, keys: Sequence[str],
-               columns: Sequence[str], *, update: bool = False, params: Sequence[object] = ()) -> None:
+               columns: Sequence[str], *, update: bool = False, params: Sequence[object] = (),
+               tables: Mapping[str, pa.Table] | None = None) -> None:
     """Write the rows `rows_sql` selects into `table` by key, saying what happens to a key the table has: kept as
     it is, or with `update` overwritten; the input gives one row per key. This is what `INSERT OR IGNORE` and
     `INSERT OR REPLACE` did through primary keys, made explicit because the live store (DuckLake) has no
-    constraints, so re-running a run or replaying its inputs still adds nothing."""
+    constraints, so re-running a run or replaying its inputs still adds nothing. `rows_sql` may read the Arrow
+    `tables` by name (`execute`)."""
     quoted = [f'"{column}"' for column in columns]
     quoted_keys = [f'"{key}"' for key in keys]
     on = " AND ".join(f"t.{key} = s.{key}" for key in quoted_keys)
@@ -289,9 +307,9 @@ def merge_rows(con: duckdb.DuckDBPyConnection, table: str, rows_sql: str, keys: 
               f"QUALIFY row_number() OVER (PARTITION BY {', '.join(quoted_keys)}) = 1")
     assignments = ", ".join(f"{column} = s.{column}" for column in quoted if column not in quoted_keys)
     matched = f"WHEN MATCHED THEN UPDATE SET {assignments} " if update and assignments else ""
-    con.execute(f"MERGE INTO {table} AS t USING ({source}) AS s ON ({on}) {matched}"
-                f"WHEN NOT MATCHED THEN INSERT ({', '.join(quoted)}) VALUES ({', '.join('s.' + c for c in quoted)})",
-                list(params))
+    execute(con, f"MERGE INTO {table} AS t USING ({source}) AS s ON ({on}) {matched}"
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(quoted)}) VALUES ({', '.join('s.' + c for c in quoted)})",
+            list(params), tables)
 
 
 def ensure_schema(where: StoreLike) -> None:

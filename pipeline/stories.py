@@ -22,9 +22,10 @@ A later version of a page (`articles.version_of`) joins the story of the page's 
 Stories never merge and story ids never change, so a re-run or a later article cannot renumber anything.
 
 A new article is compared only with the articles that can pass the rule (see `_prefix`), found in SQL among the
-stored ones and by `_Pool` among those of the same call, and with at most `MAX_COMPARED` of those. The scope stays
-in the store: Python holds the new articles and, `STORY_BATCH` at a time, their candidates' weights, so memory
-does not grow with the store or with how many articles share a window.
+stored ones and by `_Pool` among those of the same call, and with at most `MAX_COMPARED` of those. The scope's text
+stays in the store: Python holds the new articles, the scope's ids, document frequencies and stored prefix keys as
+Arrow tables (`_open_scope`), and, `STORY_BATCH` at a time, their candidates' weights, so memory grows with how many
+articles share a window, by a few keys each, not with the store.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import numpy as np
 import pyarrow as pa
 
 from pipeline.groups import bounded_groups
-from pipeline.store import merge_rows
+from pipeline.store import execute, merge_rows
 from pipeline.textnorm import tokens
 
 WINDOW_DAYS = 3
@@ -76,8 +77,6 @@ TERMS_BATCH = 1000
 """Articles whose bodies are read and tokenised together when their terms are stored."""
 _TEXT_PREFIX = min(TEXT_ALONE, UNDATED_TEXT_MIN)
 _ROUNDING = 1e-9
-_SCOPE_TABLES = ("story_new", "story_window", "story_linked", "story_scope", "story_df", "story_entity_df",
-                  "story_prefixes")
 _TERMS_SCHEMA = pa.schema([("article_id", pa.string()), ("term", pa.string()), ("n", pa.int32())])
 _PROBE_SCHEMA = pa.schema([("new_id", pa.string()), ("key", pa.string()), ("is_term", pa.bool_()),
                            ("published_at", pa.date32())])
@@ -126,44 +125,40 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str],
     versions before later ones, which then follow their page). Writes the new articles' ``story_terms``,
     ``articles.story_id`` and the touched ``stories`` rows in bulk.
     """
-    con.register("story_requests", pa.table({"article_id": pa.array(list(dict.fromkeys(article_ids)), pa.string())}))
-    assigned = dict(con.execute("SELECT article_id, story_id FROM articles WHERE story_id IS NOT NULL AND "
-                                "article_id IN (SELECT article_id FROM story_requests)").fetchall())
-    new = [row[0] for row in con.execute(
-        "SELECT article_id FROM articles WHERE story_id IS NULL AND article_id IN "
-        "(SELECT article_id FROM story_requests) ORDER BY version, published_at NULLS LAST, article_id").fetchall()]
-    con.unregister("story_requests")
+    requests = {"story_requests": pa.table({"article_id": pa.array(list(dict.fromkeys(article_ids)), pa.string())})}
+    assigned = dict(execute(con, "SELECT article_id, story_id FROM articles WHERE story_id IS NOT NULL AND "
+                            "article_id IN (SELECT article_id FROM story_requests)", tables=requests).fetchall())
+    new = [row[0] for row in execute(
+        con, "SELECT article_id FROM articles WHERE story_id IS NULL AND article_id IN "
+        "(SELECT article_id FROM story_requests) ORDER BY version, published_at NULLS LAST, article_id",
+        tables=requests).fetchall()]
     if not new:
         return assigned
-    try:
-        _open_scope(con, new, window_days)
-        decided = _decide(con, _new_docs(con), window_days)
-    finally:
-        for table in _SCOPE_TABLES:
-            con.unregister(table)
+    scope = _open_scope(con, new, window_days)
+    decided = _decide(con, scope, _new_docs(con, scope), window_days)
     _write(con, decided)
     return {**assigned, **decided}
 
 
-def _open_scope(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int) -> None:
-    """Tables of what the call may compare (`_keep`): ``story_new`` (the new articles, in order), ``story_window``
-    (assigned articles dated within the window of a new one), ``story_linked`` (per new article, the assigned ones
-    sharing at least `MIN_SHARED_ENTITIES` rare entities when either is undated, the most-sharing first, capped),
-    ``story_scope`` (all of them), ``story_df`` and ``story_entity_df`` (each scope term's and entity's document
-    frequency) and ``story_prefixes`` (the stored scope articles' prefixes); every scope article's terms are stored
-    first."""
-    con.register("story_new_ids", pa.table({"article_id": pa.array(new, pa.string()),
-                                            "position": pa.array(range(len(new)), pa.int32())}))
-    _keep(con, "story_new", "SELECT i.article_id, i.position, a.published_at, a.version_of "
+def _open_scope(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int) -> dict[str, pa.Table]:
+    """Tables of what the call may compare, Arrow tables by name (`_keep`): ``story_new`` (the new articles, in
+    order), ``story_window`` (assigned articles dated within the window of a new one), ``story_linked`` (per new
+    article, the assigned ones sharing at least `MIN_SHARED_ENTITIES` rare entities when either is undated, the
+    most-sharing first, capped), ``story_scope`` (all of them), ``story_df`` and ``story_entity_df`` (each scope
+    term's and entity's document frequency) and ``story_prefixes`` (the stored scope articles' prefixes); every
+    scope article's terms are stored first."""
+    scope = {"story_new_ids": pa.table({"article_id": pa.array(new, pa.string()),
+                                        "position": pa.array(range(len(new)), pa.int32())})}
+    _keep(con, scope, "story_new", "SELECT i.article_id, i.position, a.published_at, a.version_of "
           "FROM story_new_ids i JOIN articles a USING (article_id)")
-    con.unregister("story_new_ids")
+    del scope["story_new_ids"]
     _keep(
-        con, "story_window",
+        con, scope, "story_window",
         "WITH days AS (SELECT DISTINCT published_at AS day FROM story_new WHERE published_at IS NOT NULL) "
         "SELECT a.article_id, a.published_at FROM articles a WHERE a.story_id IS NOT NULL AND EXISTS (SELECT 1 "
         f"FROM days WHERE a.published_at BETWEEN days.day - {int(window_days)} AND days.day + {int(window_days)})")
     _keep(
-        con, "story_linked",
+        con, scope, "story_linked",
         # The new articles' distinct entities, then the entities rare enough to say which event an article is about,
         # then the assigned articles naming them: pairs are counted once per article, never per mention.
         "WITH nm AS (SELECT DISTINCT m.article_id, m.entity_id, n.published_at IS NULL AS undated "
@@ -179,34 +174,35 @@ def _open_scope(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int
         f"HAVING shared >= {MIN_SHARED_ENTITIES} "
         f"QUALIFY row_number() OVER (PARTITION BY new_id ORDER BY shared DESC, other) <= {MAX_UNDATED_CANDIDATES}",
         [list(LABEL_WEIGHTS)])
-    _keep(con, "story_scope", "SELECT article_id FROM story_new UNION SELECT article_id FROM story_window UNION "
+    _keep(con, scope, "story_scope", "SELECT article_id FROM story_new UNION SELECT article_id FROM story_window UNION "
           "SELECT other FROM story_linked")
-    _store_terms(con)
-    _keep(con, "story_df", "SELECT term, count(*) AS df FROM story_terms "
+    _store_terms(con, scope)
+    _keep(con, scope, "story_df", "SELECT term, count(*) AS df FROM story_terms "
           "WHERE article_id IN (SELECT article_id FROM story_scope) GROUP BY term")
-    _keep(con, "story_entity_df", "SELECT entity_id, count(DISTINCT article_id) AS df FROM entity_mentions "
+    _keep(con, scope, "story_entity_df", "SELECT entity_id, count(DISTINCT article_id) AS df FROM entity_mentions "
           "WHERE article_id IN (SELECT article_id FROM story_scope) AND label = ANY(?) GROUP BY entity_id",
           [list(LABEL_WEIGHTS)])
-    _keep(con, "story_prefixes", _STORED_PREFIXES.format(
+    _keep(con, scope, "story_prefixes", _STORED_PREFIXES.format(
         terms=_TERM_WEIGHTS.format(ids=_STORED),
         entities=_ENTITY_WEIGHTS.format(ids=_STORED + " AND article_id IN (SELECT article_id FROM story_window)")),
         [*_label_params(), _TEXT_PREFIX**2 - _ROUNDING, ENTITY_MIN, _ROUNDING])
+    return scope
 
 
-def _keep(con: duckdb.DuckDBPyConnection, table: str, sql: str, params: list | None = None) -> None:
-    """A scope table as an Arrow table registered under its name, not a temporary table: a temporary table dropped
-    inside the load's transaction stays in memory until the transaction ends (DuckDB keeps it to roll back), so a
-    run of many chunks held every chunk's scope, 100 MB more per 1,000 articles of the bench; an Arrow table is
-    freed when it is unregistered."""
-    con.register(table, con.execute(sql, params or []).fetch_arrow_table())
+def _keep(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table], table: str, sql: str,
+          params: list | None = None) -> None:
+    """Add to ``scope`` a table of what ``sql`` (reading the scope's tables) selects. An Arrow table the call
+    drops, not a temporary table: a temporary table dropped inside the load's transaction stays in memory until
+    the transaction ends (DuckDB keeps it to roll back), so a run of many chunks held every chunk's scope."""
+    scope[table] = execute(con, sql, params, scope).fetch_arrow_table()
 
 
-def _store_terms(con: duckdb.DuckDBPyConnection) -> None:
+def _store_terms(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table]) -> None:
     """Store the title+lead terms of the scope's articles that have none yet: the new ones, and stored ones from
     before `story_terms` existed (each once, the first time it falls in a scope)."""
-    missing = [row[0] for row in con.execute(
-        "SELECT article_id FROM story_scope s WHERE NOT EXISTS "
-        "(SELECT 1 FROM story_terms t WHERE t.article_id = s.article_id) ORDER BY article_id").fetchall()]
+    missing = [row[0] for row in execute(
+        con, "SELECT article_id FROM story_scope s WHERE NOT EXISTS "
+        "(SELECT 1 FROM story_terms t WHERE t.article_id = s.article_id) ORDER BY article_id", tables=scope).fetchall()]
     for group in bounded_groups(missing, lambda _: 1, TERMS_BATCH):
         ids, terms, counts = [], [], []
         for article_id, title, body in con.execute(
@@ -215,9 +211,8 @@ def _store_terms(con: duckdb.DuckDBPyConnection) -> None:
                 ids.append(article_id)
                 terms.append(term)
                 counts.append(n)
-        con.register("incoming_story_terms", pa.table([ids, terms, counts], schema=_TERMS_SCHEMA))
-        con.execute("INSERT INTO story_terms SELECT article_id, term, n FROM incoming_story_terms")
-        con.unregister("incoming_story_terms")
+        execute(con, "INSERT INTO story_terms SELECT article_id, term, n FROM incoming_story_terms",
+                tables={"incoming_story_terms": pa.table([ids, terms, counts], schema=_TERMS_SCHEMA)})
 
 
 def _terms(title: str | None, body: str) -> Counter:
@@ -269,28 +264,29 @@ def _label_params() -> list[list]:
     return [list(LABEL_WEIGHTS), list(LABEL_WEIGHTS), list(LABEL_WEIGHTS.values())]
 
 
-def _weights(con: duckdb.DuckDBPyConnection, sql: str, ids_sql: str) -> pa.Table:
+def _weights(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table], sql: str, ids_sql: str) -> pa.Table:
     """``article_id``, ``key``, ``weight`` and ``df`` of the articles ``ids_sql`` selects."""
-    return con.execute(sql.format(ids=ids_sql), _label_params() if sql is _ENTITY_WEIGHTS else []).fetch_arrow_table()
+    return execute(con, sql.format(ids=ids_sql), _label_params() if sql is _ENTITY_WEIGHTS else [],
+                   scope).fetch_arrow_table()
 
 
-def _new_docs(con: duckdb.DuckDBPyConnection) -> list[Doc]:
+def _new_docs(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table]) -> list[Doc]:
     """The new articles in order, with vectors and prefixes: each key's rank is its document frequency in the
     scope (rarest first), so prefixes hold rare keys and meet few articles."""
     ids_sql = "SELECT article_id FROM story_new"
     terms: dict[str, dict[str, float]] = defaultdict(dict)
     term_df: dict[str, int] = {}
-    for article_id, key, weight, df in _rows(_weights(con, _TERM_WEIGHTS, ids_sql)):
+    for article_id, key, weight, df in _rows(_weights(con, scope, _TERM_WEIGHTS, ids_sql)):
         terms[article_id][key] = weight
         term_df[key] = df
     entities: dict[str, dict[str, float]] = defaultdict(dict)
     entity_df: dict[str, int] = {}
-    for article_id, key, weight, df in _rows(_weights(con, _ENTITY_WEIGHTS, ids_sql)):
+    for article_id, key, weight, df in _rows(_weights(con, scope, _ENTITY_WEIGHTS, ids_sql)):
         entities[article_id][key] = weight
         entity_df[key] = df
     docs = []
-    for article_id, published, version_of in con.execute(
-            "SELECT article_id, published_at, version_of FROM story_new ORDER BY position").fetchall():
+    in_order = "SELECT article_id, published_at, version_of FROM story_new ORDER BY position"
+    for article_id, published, version_of in execute(con, in_order, tables=scope).fetchall():
         vector, weights = terms.get(article_id, {}), entities.get(article_id, {})
         prefix_terms = _prefix({t: w * w for t, w in vector.items()}, term_df, _TEXT_PREFIX**2)
         prefix_entities = _prefix(weights, entity_df, ENTITY_MIN * sum(weights.values())) if published else []
@@ -322,7 +318,8 @@ def _prefix(mass: dict[str, float], df: dict[str, int], limit: float) -> list[st
     return prefix
 
 
-def _decide(con: duckdb.DuckDBPyConnection, docs: list[Doc], window_days: int) -> dict[str, str]:
+def _decide(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table], docs: list[Doc],
+            window_days: int) -> dict[str, str]:
     """story_id for each new doc, in order, each seeing the stories given before it.
 
     A version takes the story of its page's first version. Any other doc is compared with at most `MAX_COMPARED`
@@ -336,7 +333,7 @@ def _decide(con: duckdb.DuckDBPyConnection, docs: list[Doc], window_days: int) -
     decided: dict[str, str] = {}
     for batch in bounded_groups(docs, lambda _: 1, STORY_BATCH):
         compared = [doc for doc in batch if doc.version_of not in story and doc.version_of not in new_ids]
-        stored = _stored_candidates(con, compared, window_days)
+        stored = _stored_candidates(con, scope, compared, window_days)
         for other, (day, story_id) in stored.articles.items():
             published[other], story[other] = day, story_id
         texts, entities = stored.weights(docs)
@@ -431,7 +428,8 @@ _MET_STORED = (
 window (by term or entity), or linked to it by entities when either is undated (by term)."""
 
 
-def _stored_candidates(con: duckdb.DuckDBPyConnection, docs: list[Doc], window_days: int) -> _Stored:
+def _stored_candidates(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table], docs: list[Doc],
+                       window_days: int) -> _Stored:
     probe: dict[str, list] = {"new_id": [], "key": [], "is_term": [], "published_at": []}
     for doc in docs:
         for keys, is_term in ((doc.prefix_terms, True), (doc.prefix_entities, False)):
@@ -439,20 +437,18 @@ def _stored_candidates(con: duckdb.DuckDBPyConnection, docs: list[Doc], window_d
             probe["key"] += keys
             probe["is_term"] += [is_term] * len(keys)
             probe["published_at"] += [doc.published] * len(keys)
-    con.register("story_probe", pa.table(probe, schema=_PROBE_SCHEMA))
     met: dict[str, dict[str, int]] = defaultdict(dict)
-    for new_id, other, shared in con.execute(_MET_STORED, [window_days]).fetchall():
+    for new_id, other, shared in execute(con, _MET_STORED, [window_days],
+                                         {**scope, "story_probe": pa.table(probe, schema=_PROBE_SCHEMA)}).fetchall():
         met[new_id][other] = shared
-    con.unregister("story_probe")
     others = sorted({other for found in met.values() for other in found})
-    con.register("story_met", pa.table({"article_id": pa.array(others, pa.string())}))
-    articles = {article_id: (published, story_id) for article_id, published, story_id in con.execute(
-        "SELECT article_id, published_at, story_id FROM articles WHERE article_id IN "
-        "(SELECT article_id FROM story_met)").fetchall()}
+    tables = {**scope, "story_met": pa.table({"article_id": pa.array(others, pa.string())})}
+    articles = {article_id: (published, story_id) for article_id, published, story_id in execute(
+        con, "SELECT article_id, published_at, story_id FROM articles WHERE article_id IN "
+        "(SELECT article_id FROM story_met)", tables=tables).fetchall()}
     ids_sql = "SELECT article_id FROM story_met"
-    stored = _Stored(met, articles, _weights(con, _TERM_WEIGHTS, ids_sql), _weights(con, _ENTITY_WEIGHTS, ids_sql))
-    con.unregister("story_met")
-    return stored
+    return _Stored(met, articles, _weights(con, tables, _TERM_WEIGHTS, ids_sql),
+                   _weights(con, tables, _ENTITY_WEIGHTS, ids_sql))
 
 
 def _story_ids(con: duckdb.DuckDBPyConnection, article_ids: set[str]) -> dict[str, str]:
@@ -512,10 +508,10 @@ class _Weights:
 
 def _write(con: duckdb.DuckDBPyConnection, decided: dict[str, str]) -> None:
     """Set articles.story_id for the new articles, then recompute every touched story row from its articles."""
-    con.register("story_assignments", pa.table({"article_id": pa.array(list(decided), pa.string()),
-                                                "story_id": pa.array(list(decided.values()), pa.string())}))
-    con.execute("UPDATE articles SET story_id = s.story_id FROM story_assignments s "
-                "WHERE articles.article_id = s.article_id AND articles.story_id IS NULL")
+    assignments = {"story_assignments": pa.table({"article_id": pa.array(list(decided), pa.string()),
+                                                  "story_id": pa.array(list(decided.values()), pa.string())})}
+    execute(con, "UPDATE articles SET story_id = s.story_id FROM story_assignments s "
+            "WHERE articles.article_id = s.article_id AND articles.story_id IS NULL", tables=assignments)
     merge_rows(
         con, "stories",
         "WITH touched AS (SELECT DISTINCT story_id FROM story_assignments), "
@@ -534,5 +530,4 @@ def _write(con: duckdb.DuckDBPyConnection, decided: dict[str, str]) -> None:
         "  coalesce(any_value(t.top_entities), []::VARCHAR[]) AS top_entities "
         "FROM members m LEFT JOIN tops t USING (story_id) GROUP BY m.story_id",
         ["story_id"], ["story_id", "first_seen", "last_seen", "size", "representative_title", "top_entities"],
-        update=True, params=[list(LABEL_WEIGHTS)])
-    con.unregister("story_assignments")
+        update=True, params=[list(LABEL_WEIGHTS)], tables=assignments)

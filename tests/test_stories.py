@@ -13,7 +13,7 @@ import pytest
 from pipeline import stories
 from pipeline.settings import load_settings
 from pipeline.stages.run import run_pipeline
-from pipeline.store import Store, connect, migrate
+from pipeline.store import Store, connect, execute, migrate
 from pipeline.stories import (
     Doc,
     Evidence,
@@ -243,14 +243,14 @@ def test_stored_prefixes_cut_in_sql_are_those_python_cuts(empty_store):
     con = empty_store
     ids = insert_articles(con, synthetic_articles(300))
     assign_stories(con, ids[:150])
-    stories._open_scope(con, ids[150:], stories.WINDOW_DAYS)
-    in_sql = set(con.execute("SELECT article_id, key, is_term FROM story_prefixes").fetchall())
+    scope = stories._open_scope(con, ids[150:], stories.WINDOW_DAYS)
+    in_sql = set(execute(con, "SELECT article_id, key, is_term FROM story_prefixes", tables=scope).fetchall())
     in_python = set()
     window = stories._STORED + " AND article_id IN (SELECT article_id FROM story_window)"
     for sql, ids_sql, is_term in ((stories._TERM_WEIGHTS, stories._STORED, True),
                                   (stories._ENTITY_WEIGHTS, window, False)):
         weights, df = defaultdict(dict), {}
-        for article_id, key, weight, key_df in stories._rows(stories._weights(con, sql, ids_sql)):
+        for article_id, key, weight, key_df in stories._rows(stories._weights(con, scope, sql, ids_sql)):
             weights[article_id][key] = weight
             df[key] = key_df
         for article_id, vector in weights.items():
@@ -275,9 +275,9 @@ def test_a_key_common_on_one_day_is_met_through_one_holder_per_story_first(empty
     con.execute("UPDATE articles SET story_id = CASE WHEN article_id LIKE 'a%' THEN 'a1' ELSE 'b1' END "
                 "WHERE article_id = ANY(?)", [stored])
     insert_articles(con, [("new", day, words, {})])
-    stories._open_scope(con, ["new"], stories.WINDOW_DAYS)
-    met = con.execute(
-        "SELECT DISTINCT a.story_id FROM story_prefixes p JOIN articles a USING (article_id) "
-        f"WHERE p.key = 'green' AND p.posting <= {stories.MAX_POSTINGS_A_DAY}").fetchall()
+    scope = stories._open_scope(con, ["new"], stories.WINDOW_DAYS)
+    met = execute(
+        con, "SELECT DISTINCT a.story_id FROM story_prefixes p JOIN articles a USING (article_id) "
+        f"WHERE p.key = 'green' AND p.posting <= {stories.MAX_POSTINGS_A_DAY}", tables=scope).fetchall()
     assert sorted(met) == [("a1",), ("b1",)]
     assert assign_stories(con, ["new"]) == {"new": "a1"}  # the sample still finds the best story

@@ -33,7 +33,7 @@ from pipeline.run_folder import ProcessedBatch
 from pipeline.settings import Settings
 from pipeline.sources.base import SourceState
 from pipeline.stages.plan import Plan, loaded_reason
-from pipeline.store import commit, connect, merge_rows, migrate
+from pipeline.store import commit, connect, execute, merge_rows, migrate
 from pipeline.stories import assign_stories
 
 _INCOMING_ENTITY_SCHEMA = pa.schema([
@@ -100,9 +100,8 @@ def _load_chunk(con: duckdb.DuckDBPyConnection, chunk: list[ProcessedBatch], run
     _insert_articles(con, articles, kept, run_id)
     _insert_duplicates(con, verdicts, run_id)
     keep = kept["article_id"].to_pylist()
-    con.register("incoming_dates", _only(_concat([batch.dates for batch in chunk], run_folder.DATE_SCHEMA), keep))
-    con.execute("INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates")
-    con.unregister("incoming_dates")
+    execute(con, "INSERT INTO date_candidates SELECT article_id, value, kind, rule FROM incoming_dates",
+            tables={"incoming_dates": _only(_concat([batch.dates for batch in chunk], run_folder.DATE_SCHEMA), keep)})
     mentions = _only(_concat([batch.mentions for batch in chunk], run_folder.MENTION_SCHEMA), keep)
     _load_entities(con, mentions, _only(articles, keep).filter(pc.field("entity_status") != "ner"))
     add_articles(con, keep)
@@ -118,10 +117,9 @@ def _commit_source_states(con: duckdb.DuckDBPyConnection, run_id: str, states: t
         return
     rows = [{"source_id": s.source_id, "kind": s.kind, "value": json.dumps(s.value), "run_id": run_id,
              "updated_at": _now()} for s in states]
-    con.register("incoming_states", pa.Table.from_pylist(rows))
     merge_rows(con, "source_state", "SELECT source_id, kind, value::JSON AS value, run_id, updated_at "
                "FROM incoming_states", ["source_id"], ["source_id", "kind", "value", "run_id", "updated_at"],
-               update=True)
+               update=True, tables={"incoming_states": pa.Table.from_pylist(rows)})
 
 
 def _settle_repeats(ledger: list[LedgerEntry]) -> list[LedgerEntry]:
@@ -171,10 +169,8 @@ def _load_outcomes(con: duckdb.DuckDBPyConnection, path: Path, files: Path, inli
     rows = rejected.select(["doc_key", "source_uri", "reason"]).append_column(
         "raw", pa.array([None if name else raw for raw, name in zip(raws, raw_files, strict=True)], pa.binary())
     ).append_column("raw_file", pa.array(raw_files, pa.string()))
-    con.register("incoming_rejects", rows)
     merge_rows(con, "rejects", "SELECT * FROM incoming_rejects", ["doc_key"],
-               ["doc_key", "source_uri", "reason", "raw", "raw_file"])
-    con.unregister("incoming_rejects")
+               ["doc_key", "source_uri", "reason", "raw", "raw_file"], tables={"incoming_rejects": rows})
     return [LedgerEntry.from_row(row) for row in outcomes.drop_columns(["raw"]).to_pylist()]
 
 
@@ -236,21 +232,18 @@ def _dedup(con: duckdb.DuckDBPyConnection, articles: pa.Table, run_id: str,
 def _known(con: duckdb.DuckDBPyConnection, articles: pa.Table) -> tuple[ExactIndex, dict[str, tuple[str, str | None]]]:
     """The stored articles the incoming ones can meet: same article_id, same canonical URL or same content hash,
     the index in version order; plus article_id → (run_id, version_of) of those."""
-    con.register("incoming_keys", articles.select(["article_id", "canonical_url", "content_hash"]))
-    rows = con.execute(
-        "SELECT article_id, canonical_url, content_hash, run_id, version_of, body_chars FROM articles WHERE "
+    rows = execute(
+        con, "SELECT article_id, canonical_url, content_hash, run_id, version_of, body_chars FROM articles WHERE "
         "article_id IN (SELECT article_id FROM incoming_keys) "
         "OR canonical_url IN (SELECT canonical_url FROM incoming_keys) "
         "OR content_hash IN (SELECT content_hash FROM incoming_keys) "
-        "ORDER BY version, ingested_at, article_id").fetchall()
-    con.unregister("incoming_keys")
+        "ORDER BY version, ingested_at, article_id",
+        tables={"incoming_keys": articles.select(["article_id", "canonical_url", "content_hash"])}).fetchall()
     return (ExactIndex(KnownArticle(a, url, digest, chars) for a, url, digest, _, _, chars in rows),
             {a: (run, version_of) for a, _, _, run, version_of, _ in rows})
 
 
 def _insert_articles(con: duckdb.DuckDBPyConnection, articles: pa.Table, keep: pa.Table, run_id: str) -> None:
-    con.register("incoming_articles", _only(articles, keep["article_id"].to_pylist()))
-    con.register("incoming_versions", keep)
     columns = ["article_id", "doc_key", "url", "canonical_url", "source_uri", "site", "title", "byline",
                "published_at", "published_rule", "updated_at", "language", "language_prob", "body", "body_chars",
                "content_hash", "story_id", "ingested_at", "run_id", "version_of", "version", "warnings", "body_rule",
@@ -262,7 +255,8 @@ def _insert_articles(con: duckdb.DuckDBPyConnection, articles: pa.Table, keep: p
         "NULL::VARCHAR AS story_id, ?::TIMESTAMP AS ingested_at, ?::VARCHAR AS run_id, v.version_of, v.version, "
         "nullif(warnings, []) AS warnings, body_rule, language_candidates, entity_status, host "
         "FROM incoming_articles JOIN incoming_versions v USING (article_id)",
-        ["article_id"], columns, params=[_now(), run_id])
+        ["article_id"], columns, params=[_now(), run_id],
+        tables={"incoming_articles": _only(articles, keep["article_id"].to_pylist()), "incoming_versions": keep})
 
 
 def _insert_duplicates(con: duckdb.DuckDBPyConnection, verdicts: list[LedgerEntry], run_id: str) -> None:
@@ -271,9 +265,9 @@ def _insert_duplicates(con: duckdb.DuckDBPyConnection, verdicts: list[LedgerEntr
              "run_id": run_id}
             for v in verdicts if v.state is LedgerState.DUPLICATE and v.reason != Reason.SEEN_BEFORE]
     if rows:
-        con.register("incoming_duplicates", pa.Table.from_pylist(rows))
         merge_rows(con, "duplicates", "SELECT * FROM incoming_duplicates", ["doc_key"],
-                   ["doc_key", "duplicate_of", "rule", "similarity", "run_id"])
+                   ["doc_key", "duplicate_of", "rule", "similarity", "run_id"],
+                   tables={"incoming_duplicates": pa.Table.from_pylist(rows)})
 
 
 class _IncomingEntity(TypedDict):
@@ -326,24 +320,22 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table, untagged:
                              "linked_by": row["linked_by"]})
     entities = pa.Table.from_pylist([{**e, "aliases": sorted(e["aliases"])} for e in entity_rows.values()],
                                     schema=_INCOMING_ENTITY_SCHEMA)
-    con.register("incoming_entities", entities)
+    incoming = {"incoming_entities": entities, "incoming_mentions": pa.Table.from_pylist(mention_rows)}
     merge_rows(con, "entities", "SELECT entity_id, name, label, name_key, []::VARCHAR[] AS aliases "
-               "FROM incoming_entities", ["entity_id"], ["entity_id", "name", "label", "name_key", "aliases"])
-    con.execute(
-        "UPDATE entities SET aliases = list_sort(list_distinct(list_concat(entities.aliases, i.aliases))), "
+               "FROM incoming_entities", ["entity_id"], ["entity_id", "name", "label", "name_key", "aliases"],
+               tables=incoming)
+    execute(
+        con, "UPDATE entities SET aliases = list_sort(list_distinct(list_concat(entities.aliases, i.aliases))), "
         "country_code = coalesce(entities.country_code, i.country_code) "
-        "FROM incoming_entities i WHERE entities.entity_id = i.entity_id"
-    )
-    con.register("incoming_mentions", pa.Table.from_pylist(mention_rows))
+        "FROM incoming_entities i WHERE entities.entity_id = i.entity_id", tables=incoming)
     merge_rows(con, "entity_mentions", "SELECT * FROM incoming_mentions", ["article_id", "start_char", "end_char"],
-               ["article_id", "entity_id", "surface", "label", "start_char", "end_char", "linked_by"])
-    con.execute(
-        "UPDATE entities SET first_seen = least(entities.first_seen, seen.first_seen), "
+               ["article_id", "entity_id", "surface", "label", "start_char", "end_char", "linked_by"], tables=incoming)
+    execute(
+        con, "UPDATE entities SET first_seen = least(entities.first_seen, seen.first_seen), "
         "last_seen = greatest(entities.last_seen, seen.last_seen) FROM ("
         "  SELECT m.entity_id, min(a.published_at) AS first_seen, max(a.published_at) AS last_seen"
         "  FROM incoming_mentions m JOIN articles a USING (article_id) GROUP BY m.entity_id"
-        ") seen WHERE entities.entity_id = seen.entity_id"
-    )
+        ") seen WHERE entities.entity_id = seen.entity_id", tables=incoming)
 
 
 def _name_mentions(untagged: pa.Table, stored: list[tuple[str, str, list[str] | None]],
@@ -362,9 +354,9 @@ def _write_ledger(con: duckdb.DuckDBPyConnection, run_id: str, ledger: list[Ledg
     rows = [{**entry.row(), "run_id": run_id, "logged_at": at} for entry in ledger]
     if not rows:
         return
-    con.register("incoming_ledger", pa.Table.from_pylist(rows))
     merge_rows(con, "ingest_log", "SELECT * FROM incoming_ledger", ["run_id", "source_uri"],
-               ["run_id", "doc_key", "source_uri", "state", "reason", "article_id", "logged_at"], update=True)
+               ["run_id", "doc_key", "source_uri", "state", "reason", "article_id", "logged_at"], update=True,
+               tables={"incoming_ledger": pa.Table.from_pylist(rows)})
 
 
 def _write_run(con: duckdb.DuckDBPyConnection, plan: Plan, ledger: list[LedgerEntry]) -> RunSummary:
