@@ -18,13 +18,15 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager, nullcontext, suppress
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
-import pyarrow as pa
 
 from pipeline.extensions import extension_file, load_extension
 from pipeline.store_location import Store, StoreLike
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 MIGRATIONS_DIR = SQL_DIR / "migrations"
@@ -283,10 +285,11 @@ def execute(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] |
 
     Not `con.register`: a registered table is a view, and a view dropped inside a transaction stays in the
     catalog, with the Arrow data it holds, until the transaction ends (DuckDB keeps it to roll back). The load
-    registers a score of tables per 1,000 articles in one transaction, so it held every chunk's rows to the end
+    registered a score of tables per 1,000 articles in one transaction, so it held every chunk's rows to the end
     (1.1 GB at 10k articles). DuckDB's replacement scan instead binds a name for the one statement, from the
     locals of the Python frame that calls ``execute``: here the namespace `exec` runs the call in, holding just
-    these tables."""
+    these tables. It is asked only for names the catalog lacks, so a table here must not share a store table's
+    name."""
     namespace = {**(tables or {}), "_con": con, "_sql": sql, "_params": list(params or [])}
     exec("_con.execute(_sql, _params)", {}, namespace)
     return con
