@@ -45,10 +45,10 @@ IMPORT_KEYS: dict[str, tuple[str, ...]] = {
 """Each lake table's key: the old file's primary key where it had one, else what identifies a row for the loader.
 Rows with a key the lake already holds are kept as the lake has them."""
 
-NOT_IMPORTED = frozenset({"schema_migrations", "story_terms", *AGGREGATE_TABLES})
+NOT_IMPORTED = frozenset({"schema_migrations", "story_terms", "story_postings", *AGGREGATE_TABLES})
 """The old file's migration ledger describes the old schema, not the lake's; the aggregates are recomputed from the
-rows imported (`rebuild_aggregates`), not copied; an imported article's story terms are cut from its body the first
-time it falls in a new article's story window (`pipeline.stories`)."""
+rows imported (`rebuild_aggregates`), not copied; an imported article's story terms and postings are cut from its
+body the first time it falls in a new article's story window (`pipeline.stories`)."""
 
 PRE_011_LAYOUT = (42, 3)
 """The band layout of every store before old migration 011 recorded one (its comment says so)."""

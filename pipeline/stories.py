@@ -21,19 +21,21 @@ weights (weighted Jaccard).
 A later version of a page (`articles.version_of`) joins the story of the page's first version without a vote.
 Stories never merge and story ids never change, so a re-run or a later article cannot renumber anything.
 
-A new article is compared only with the articles that can pass the rule (see `_prefix`), found in SQL among the
-stored ones and by `_Pool` among those of the same call, and with at most `MAX_COMPARED` of those. The scope's text
-stays in the store: Python holds the new articles, the scope's ids, document frequencies and stored prefix keys as
-Arrow tables (`_open_scope`), and, `STORY_BATCH` at a time, their candidates' weights, so memory grows with how many
-articles share a window, by a few keys each, not with the store.
+A new article is compared only with the articles that can pass the rule (see `_prefix`), found by their prefix
+keys among the stored ones (`story_postings`) and by `_Pool` among those of the same call, and with at most
+`MAX_COMPARED` of those. An article's weights and prefix are computed once, when it gets its story, with the
+document frequencies of its scope then, and stored (`story_terms.weight`, `story_postings`): a call weighs only its
+new articles, reads the postings of their keys and the weights of the articles those meet, so its memory and time
+grow with the call and with how many articles hold its keys, not with every article of the window.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
@@ -74,10 +76,14 @@ candidate query read 20 million pairs at 10k generated articles in five days). T
 STORY_BATCH = 250
 """New articles whose stored candidates are fetched together: at most `MAX_COMPARED` each, as weight arrays."""
 TERMS_BATCH = 1000
-"""Articles whose bodies are read and tokenised together when their terms are stored."""
+"""Stored articles without terms (stored before `story_postings`, or imported) described together when they first
+fall in a scope."""
 _TEXT_PREFIX = min(TEXT_ALONE, UNDATED_TEXT_MIN)
 _ROUNDING = 1e-9
-_TERMS_SCHEMA = pa.schema([("article_id", pa.string()), ("term", pa.string()), ("n", pa.int32())])
+_TERMS_SCHEMA = pa.schema([("article_id", pa.string()), ("term", pa.string()), ("n", pa.int32()),
+                           ("weight", pa.float64())])
+_POSTINGS_SCHEMA = pa.schema([("key", pa.string()), ("is_term", pa.bool_()), ("published_at", pa.date32()),
+                              ("article_id", pa.string()), ("story_id", pa.string())])
 _PROBE_SCHEMA = pa.schema([("new_id", pa.string()), ("key", pa.string()), ("is_term", pa.bool_()),
                            ("published_at", pa.date32())])
 
@@ -93,6 +99,8 @@ class Doc:
     version_of: str | None = None
     prefix_terms: tuple[str, ...] = ()
     prefix_entities: tuple[str, ...] = ()
+    counts: Mapping[str, int] = field(default_factory=dict)
+    """Occurrences of each term in the title and lead (what `story_terms` keeps)."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +130,8 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str],
     transaction. Articles that already have a story keep it, so calling it again changes nothing. Articles are
     compared with already-assigned articles (within the date window, or sharing entities when either is
     undated) and with those listed here, taken in publication order so the earliest starts the story (first
-    versions before later ones, which then follow their page). Writes the new articles' ``story_terms``,
-    ``articles.story_id`` and the touched ``stories`` rows in bulk.
+    versions before later ones, which then follow their page). Writes the new articles' ``story_terms`` and
+    ``story_postings``, ``articles.story_id`` and the touched ``stories`` rows in bulk.
     """
     requests = {"story_requests": pa.table({"article_id": pa.array(list(dict.fromkeys(article_ids)), pa.string())})}
     assigned = dict(execute(con, "SELECT article_id, story_id FROM articles WHERE story_id IS NOT NULL AND "
@@ -135,18 +143,20 @@ def assign_stories(con: duckdb.DuckDBPyConnection, article_ids: list[str],
     if not new:
         return assigned
     scope = _open_scope(con, new, window_days)
-    decided = _decide(con, scope, _new_docs(con, scope), window_days)
+    _describe_stored(con, scope)
+    docs = _describe(con, scope, new)
+    decided = _decide(con, scope, docs, window_days)
+    _store_descriptions(con, docs, decided)
     _write(con, decided)
     return {**assigned, **decided}
 
 
 def _open_scope(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int) -> dict[str, pa.Table]:
-    """Tables of what the call may compare, Arrow tables by name (`_keep`): ``story_new`` (the new articles, in
-    order), ``story_window`` (assigned articles dated within the window of a new one), ``story_linked`` (per new
-    article, the assigned ones sharing at least `MIN_SHARED_ENTITIES` rare entities when either is undated, the
-    most-sharing first, capped), ``story_scope`` (all of them), ``story_df`` and ``story_entity_df`` (each scope
-    term's and entity's document frequency) and ``story_prefixes`` (the stored scope articles' prefixes); every
-    scope article's terms are stored first."""
+    """Tables of what the call may compare, Arrow tables by name (`_keep`), ids and dates only: ``story_new`` (the
+    new articles, in order), ``story_window`` (assigned articles dated within the window of a new one),
+    ``story_linked`` (per new article, the assigned ones sharing at least `MIN_SHARED_ENTITIES` rare entities when
+    either is undated, the most-sharing first, capped) and ``story_scope`` (all of them: what document frequencies
+    count)."""
     scope = {"story_new_ids": pa.table({"article_id": pa.array(new, pa.string()),
                                         "position": pa.array(range(len(new)), pa.int32())})}
     _keep(con, scope, "story_new", "SELECT i.article_id, i.position, a.published_at, a.version_of "
@@ -176,16 +186,6 @@ def _open_scope(con: duckdb.DuckDBPyConnection, new: list[str], window_days: int
         [list(LABEL_WEIGHTS)])
     _keep(con, scope, "story_scope", "SELECT article_id FROM story_new UNION SELECT article_id FROM story_window UNION "
           "SELECT other FROM story_linked")
-    _store_terms(con, scope)
-    _keep(con, scope, "story_df", "SELECT term, count(*) AS df FROM story_terms "
-          "WHERE article_id IN (SELECT article_id FROM story_scope) GROUP BY term")
-    _keep(con, scope, "story_entity_df", "SELECT entity_id, count(DISTINCT article_id) AS df FROM entity_mentions "
-          "WHERE article_id IN (SELECT article_id FROM story_scope) AND label = ANY(?) GROUP BY entity_id",
-          [list(LABEL_WEIGHTS)])
-    _keep(con, scope, "story_prefixes", _STORED_PREFIXES.format(
-        terms=_TERM_WEIGHTS.format(ids=_STORED),
-        entities=_ENTITY_WEIGHTS.format(ids=_STORED + " AND article_id IN (SELECT article_id FROM story_window)")),
-        [*_label_params(), _TEXT_PREFIX**2 - _ROUNDING, ENTITY_MIN, _ROUNDING])
     return scope
 
 
@@ -197,22 +197,83 @@ def _keep(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table], table: str
     scope[table] = execute(con, sql, params, scope).fetch_arrow_table()
 
 
-def _store_terms(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table]) -> None:
-    """Store the title+lead terms of the scope's articles that have none yet: the new ones, and stored ones from
-    before `story_terms` existed (each once, the first time it falls in a scope)."""
-    missing = [row[0] for row in execute(
-        con, "SELECT article_id FROM story_scope s WHERE NOT EXISTS "
-        "(SELECT 1 FROM story_terms t WHERE t.article_id = s.article_id) ORDER BY article_id", tables=scope).fetchall()]
+def _describe_stored(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table]) -> None:
+    """Describe the stored scope articles that have no terms yet (stored before `story_postings` existed, or
+    imported), `TERMS_BATCH` at a time, each the first time it falls in a scope."""
+    missing = execute(
+        con, "SELECT s.article_id, a.story_id FROM story_scope s JOIN articles a USING (article_id) "
+        "WHERE a.story_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM story_terms t WHERE t.article_id = s.article_id) "
+        "ORDER BY s.article_id", tables=scope).fetchall()
     for group in bounded_groups(missing, lambda _: 1, TERMS_BATCH):
-        ids, terms, counts = [], [], []
-        for article_id, title, body in con.execute(
-                "SELECT article_id, title, body FROM articles WHERE article_id = ANY(?)", [group]).fetchall():
-            for term, n in _terms(title, body).items():
-                ids.append(article_id)
-                terms.append(term)
-                counts.append(n)
-        execute(con, "INSERT INTO story_terms SELECT article_id, term, n FROM incoming_story_terms",
-                tables={"incoming_story_terms": pa.table([ids, terms, counts], schema=_TERMS_SCHEMA)})
+        _store_descriptions(con, _describe(con, scope, [article_id for article_id, _ in group]), dict(group))
+
+
+def _describe(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table], article_ids: list[str]) -> list[Doc]:
+    """The articles as `Doc`s, in the order given: unit TF-IDF vectors of their title+lead terms, entity weights and
+    prefixes. Document frequencies count the scope's described articles (their stored terms) and these; each key's
+    rank is its document frequency (rarest first), so prefixes hold rare keys and meet few articles."""
+    counts, published, version_of = {}, {}, {}
+    for article_id, title, body, day, version in con.execute(
+            "SELECT article_id, title, body, published_at, version_of FROM articles WHERE article_id = ANY(?)",
+            [article_ids]).fetchall():
+        counts[article_id], published[article_id], version_of[article_id] = _terms(title, body), day, version
+    own_df = Counter(term for terms in counts.values() for term in terms)
+    tables = {**scope, "story_wanted": pa.table({"term": pa.array(list(own_df), pa.string())}),
+              "story_described": pa.table({"article_id": pa.array(list(counts), pa.string())})}
+    term_df = own_df + Counter(dict(execute(
+        con, "SELECT term, count(*) FROM story_terms WHERE term IN (SELECT term FROM story_wanted) "
+        "AND article_id IN (SELECT article_id FROM story_scope) GROUP BY term", tables=tables).fetchall()))
+    scope_size = scope["story_scope"].num_rows
+    entities: dict[str, dict[str, float]] = defaultdict(dict)
+    described = "SELECT article_id FROM story_described"
+    for article_id, key, weight in _rows(_weights(con, tables, _ENTITY_WEIGHTS, described)):
+        entities[article_id][key] = weight
+    entity_df = dict(execute(
+        con, "SELECT entity_id, count(DISTINCT article_id) FROM entity_mentions WHERE entity_id IN "
+        "(SELECT entity_id FROM entity_mentions WHERE article_id IN (SELECT article_id FROM story_described)) "
+        "AND article_id IN (SELECT article_id FROM story_scope UNION ALL SELECT article_id FROM story_described) "
+        "AND label = ANY(?) GROUP BY entity_id", [list(LABEL_WEIGHTS)], tables).fetchall())
+    docs = []
+    for article_id in article_ids:
+        if article_id not in counts:
+            continue
+        terms = counts[article_id]
+        vector = _unit({term: (1 + math.log(n)) * (math.log((1 + scope_size) / (1 + term_df[term])) + 1)
+                        for term, n in terms.items()})
+        weights = entities.get(article_id, {})
+        day = published[article_id]
+        prefix_terms = _prefix({t: w * w for t, w in vector.items()}, term_df, _TEXT_PREFIX**2)
+        prefix_entities = _prefix(weights, entity_df, ENTITY_MIN * sum(weights.values())) if day else []
+        docs.append(Doc(article_id, day, vector, weights, version_of[article_id], tuple(prefix_terms),
+                        tuple(prefix_entities), terms))
+    return docs
+
+
+def _unit(weights: dict[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in weights.values()))
+    return {key: w / norm for key, w in weights.items()} if norm else {}
+
+
+def _store_descriptions(con: duckdb.DuckDBPyConnection, docs: list[Doc], story: dict[str, str]) -> None:
+    """Store the docs' terms with their weights, and their prefix keys as postings under the story each is in."""
+    terms: dict[str, list] = {"article_id": [], "term": [], "n": [], "weight": []}
+    postings: dict[str, list] = {"key": [], "is_term": [], "published_at": [], "article_id": [], "story_id": []}
+    for doc in docs:
+        for term, n in doc.counts.items():
+            terms["article_id"].append(doc.article_id)
+            terms["term"].append(term)
+            terms["n"].append(n)
+            terms["weight"].append(doc.terms[term])
+        for keys, is_term in ((doc.prefix_terms, True), (doc.prefix_entities, False)):
+            postings["key"] += keys
+            postings["is_term"] += [is_term] * len(keys)
+            postings["published_at"] += [doc.published] * len(keys)
+            postings["article_id"] += [doc.article_id] * len(keys)
+            postings["story_id"] += [story[doc.article_id]] * len(keys)
+    execute(con, "INSERT INTO story_terms BY NAME SELECT * FROM incoming_story_terms",
+            tables={"incoming_story_terms": pa.table(terms, schema=_TERMS_SCHEMA)})
+    execute(con, "INSERT INTO story_postings BY NAME SELECT * FROM incoming_story_postings",
+            tables={"incoming_story_postings": pa.table(postings, schema=_POSTINGS_SCHEMA)})
 
 
 def _terms(title: str | None, body: str) -> Counter:
@@ -225,39 +286,14 @@ def _is_term(token: str) -> bool:
     return not token.isdigit() and (len(token) > 1 or not token.isascii())
 
 
-_TERM_WEIGHTS = (
-    "SELECT article_id, term AS key, w / sqrt(sum(w * w) OVER (PARTITION BY article_id)) AS weight, df "
-    "FROM (SELECT t.article_id, t.term, d.df, "
-    "  (1 + ln(t.n)) * (ln((1 + (SELECT count(*) FROM story_scope)) / (1 + d.df)) + 1) AS w "
-    "  FROM story_terms t JOIN story_df d USING (term) WHERE t.article_id IN ({ids}))")
-"""Unit TF-IDF vectors, (1 + ln tf) × (ln((1 + N) / (1 + df)) + 1) normalised, N and df over the scope."""
 _ENTITY_WEIGHTS = (
     "WITH counts AS (SELECT article_id, entity_id, label, count(*) AS n FROM entity_mentions "
     "  WHERE article_id IN ({ids}) AND label = ANY(?) GROUP BY ALL) "
-    "SELECT c.article_id, c.entity_id AS key, l.weight * c.n / sum(c.n) OVER (PARTITION BY c.article_id) AS weight, "
-    "  d.df FROM counts c JOIN (SELECT unnest(?) AS label, unnest(?) AS weight) l USING (label) "
-    "  JOIN story_entity_df d USING (entity_id)")
+    "SELECT c.article_id, c.entity_id AS key, l.weight * c.n / sum(c.n) OVER (PARTITION BY c.article_id) AS weight "
+    "FROM counts c JOIN (SELECT unnest(?) AS label, unnest(?) AS weight) l USING (label)")
 """Entity weights: the label's weight × the entity's share of the article's (labelled) mentions."""
-_STORED = "SELECT article_id FROM story_scope WHERE article_id NOT IN (SELECT article_id FROM story_new)"
-_STORED_PREFIXES = (
-    "WITH terms AS ({terms}), "
-    "term_left AS (SELECT article_id, key, sum(weight * weight) OVER (PARTITION BY article_id ORDER BY df DESC, "
-    "  key DESC ROWS UNBOUNDED PRECEDING) AS left_from_here FROM terms), "
-    "entities AS ({entities}), "
-    "entity_left AS (SELECT article_id, key, sum(weight) OVER (PARTITION BY article_id ORDER BY df DESC, key DESC "
-    "  ROWS UNBOUNDED PRECEDING) AS left_from_here, sum(weight) OVER (PARTITION BY article_id) AS total "
-    "  FROM entities), "
-    "prefixes AS (SELECT article_id, key, true AS is_term FROM term_left WHERE left_from_here >= ? "
-    "  UNION ALL "
-    "  SELECT article_id, key, false FROM entity_left WHERE left_from_here >= ? * total - ?) "
-    "SELECT article_id, key, is_term, published_at, row_number() OVER (PARTITION BY key, is_term, published_at "
-    "  ORDER BY in_story, article_id) AS posting "
-    "FROM (SELECT p.article_id, p.key, p.is_term, a.published_at, row_number() OVER (PARTITION BY p.key, "
-    "  p.is_term, a.published_at, a.story_id ORDER BY p.article_id) AS in_story "
-    "  FROM prefixes p JOIN articles a USING (article_id))")
-"""The stored scope articles' prefixes (`_prefix`), in SQL: a key is in the prefix when it and the keys after it
-(rarer first, ties by key) still hold the limit's mass. Entity prefixes only for the window's (dated) articles.
-``posting`` numbers the articles holding a key on one publication day (`MAX_POSTINGS_A_DAY`)."""
+_TERM_WEIGHTS = "SELECT article_id, term AS key, weight FROM story_terms WHERE article_id IN ({ids})"
+"""The stored unit TF-IDF vectors."""
 
 
 def _label_params() -> list[list]:
@@ -265,49 +301,27 @@ def _label_params() -> list[list]:
 
 
 def _weights(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table], sql: str, ids_sql: str) -> pa.Table:
-    """``article_id``, ``key``, ``weight`` and ``df`` of the articles ``ids_sql`` selects."""
+    """``article_id``, ``key`` and ``weight`` of the articles ``ids_sql`` selects."""
     return execute(con, sql.format(ids=ids_sql), _label_params() if sql is _ENTITY_WEIGHTS else [],
                    scope).fetch_arrow_table()
-
-
-def _new_docs(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table]) -> list[Doc]:
-    """The new articles in order, with vectors and prefixes: each key's rank is its document frequency in the
-    scope (rarest first), so prefixes hold rare keys and meet few articles."""
-    ids_sql = "SELECT article_id FROM story_new"
-    terms: dict[str, dict[str, float]] = defaultdict(dict)
-    term_df: dict[str, int] = {}
-    for article_id, key, weight, df in _rows(_weights(con, scope, _TERM_WEIGHTS, ids_sql)):
-        terms[article_id][key] = weight
-        term_df[key] = df
-    entities: dict[str, dict[str, float]] = defaultdict(dict)
-    entity_df: dict[str, int] = {}
-    for article_id, key, weight, df in _rows(_weights(con, scope, _ENTITY_WEIGHTS, ids_sql)):
-        entities[article_id][key] = weight
-        entity_df[key] = df
-    docs = []
-    in_order = "SELECT article_id, published_at, version_of FROM story_new ORDER BY position"
-    for article_id, published, version_of in execute(con, in_order, tables=scope).fetchall():
-        vector, weights = terms.get(article_id, {}), entities.get(article_id, {})
-        prefix_terms = _prefix({t: w * w for t, w in vector.items()}, term_df, _TEXT_PREFIX**2)
-        prefix_entities = _prefix(weights, entity_df, ENTITY_MIN * sum(weights.values())) if published else []
-        docs.append(Doc(article_id, published, vector, weights, version_of, tuple(prefix_terms),
-                        tuple(prefix_entities)))
-    return docs
 
 
 def _rows(table: pa.Table) -> Iterable[tuple]:
     return zip(*(table.column(i).to_pylist() for i in range(table.num_columns)), strict=True)
 
 
-def _prefix(mass: dict[str, float], df: dict[str, int], limit: float) -> list[str]:
+def _prefix(mass: dict[str, float], df: Mapping[str, int], limit: float) -> list[str]:
     """The keys, rarest first (ties by key), up to where the mass left falls below ``limit`` (with a margin for
-    rounding, so the prefix is never one key too short). `_STORED_PREFIXES` is the same rule in SQL.
+    rounding, so the prefix is never one key too short).
 
-    Why pruning by prefixes is exact (prefix filtering, as in all-pairs similarity search): put all keys in one
+    Why pruning by prefixes works (prefix filtering, as in all-pairs similarity search): put all keys in one
     order; two unit vectors with cosine ≥ t share a key of both prefixes, because otherwise every shared key lies
     past the shorter prefix, in that vector's suffix, whose norm is < t, and the cosine is at most that norm. The
     same holds for the weighted entity overlap (Σ min / Σ max ≥ t) with "remaining weight < t × the doc's total
-    weight". Any fixed order is exact; rarest first makes prefixes short and their postings small."""
+    weight". Any fixed order is exact; rarest first makes prefixes short and their postings small. A stored
+    article's prefix and weights are those of when it got its story, ranked by the document frequencies of then,
+    so between a new article and a stored one the order is the same only up to how those frequencies moved: the
+    bet `MAX_POSTINGS_A_DAY` and `MAX_COMPARED` also make (tests/test_stories.py measures the agreement)."""
     left = sum(mass.values())
     prefix = []
     for key in sorted(mass, key=lambda key: (df[key], key)):
@@ -416,16 +430,25 @@ class _Stored:
 
 
 _MET_STORED = (
-    "WITH hits AS (SELECT p.new_id, s.article_id AS other, p.is_term, p.published_at AS day, "
-    "  s.published_at AS other_day FROM story_probe p JOIN story_prefixes s ON s.key = p.key AND s.is_term = p.is_term "
-    f"  WHERE s.posting <= {MAX_POSTINGS_A_DAY}) "
+    "WITH days AS (SELECT DISTINCT published_at AS day FROM story_new WHERE published_at IS NOT NULL), "
+    "held AS (SELECT s.* FROM story_postings s WHERE EXISTS (SELECT 1 FROM story_probe p WHERE p.key = s.key "
+    "  AND p.is_term = s.is_term) AND (s.article_id IN (SELECT other FROM story_linked) OR EXISTS (SELECT 1 FROM days "
+    "  WHERE s.published_at BETWEEN days.day - {window} AND days.day + {window}))), "
+    "sampled AS (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY key, is_term, published_at, story_id "
+    "  ORDER BY article_id) AS in_story FROM held) "
+    "  QUALIFY row_number() OVER (PARTITION BY key, is_term, published_at ORDER BY in_story, article_id) "
+    "  <= {postings}), "
+    "hits AS (SELECT p.new_id, s.article_id AS other, p.is_term, p.published_at AS day, s.published_at AS other_day "
+    "  FROM story_probe p JOIN sampled s ON s.key = p.key AND s.is_term = p.is_term) "
     "SELECT h.new_id, h.other, count(*) AS shared FROM hits h "
     "LEFT JOIN story_linked l ON l.new_id = h.new_id AND l.other = h.other "
-    "WHERE abs(h.other_day - h.day) <= ? OR (h.is_term AND l.other IS NOT NULL) "
+    "WHERE abs(h.other_day - h.day) <= {window} OR (h.is_term AND l.other IS NOT NULL) "
     "GROUP BY h.new_id, h.other "
-    f"QUALIFY row_number() OVER (PARTITION BY h.new_id ORDER BY count(*) DESC, h.other) <= {MAX_COMPARED}")
+    "QUALIFY row_number() OVER (PARTITION BY h.new_id ORDER BY count(*) DESC, h.other) <= {compared}")
 """Stored articles sharing a key of both prefixes with a new doc that `same_story` could accept: dated within its
-window (by term or entity), or linked to it by entities when either is undated (by term)."""
+window (by term or entity), or linked to it by entities when either is undated (by term). Of the holders of a key on
+one day (the window's, or the linked ones) at most `MAX_POSTINGS_A_DAY` are met, one of each story before a second of
+any, then by article id."""
 
 
 def _stored_candidates(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table], docs: list[Doc],
@@ -438,8 +461,9 @@ def _stored_candidates(con: duckdb.DuckDBPyConnection, scope: dict[str, pa.Table
             probe["is_term"] += [is_term] * len(keys)
             probe["published_at"] += [doc.published] * len(keys)
     met: dict[str, dict[str, int]] = defaultdict(dict)
-    for new_id, other, shared in execute(con, _MET_STORED, [window_days],
-                                         {**scope, "story_probe": pa.table(probe, schema=_PROBE_SCHEMA)}).fetchall():
+    tables = {**scope, "story_probe": pa.table(probe, schema=_PROBE_SCHEMA)}
+    for new_id, other, shared in execute(con, _MET_STORED.format(
+            window=int(window_days), postings=MAX_POSTINGS_A_DAY, compared=MAX_COMPARED), tables=tables).fetchall():
         met[new_id][other] = shared
     others = sorted({other for found in met.values() for other in found})
     tables = {**scope, "story_met": pa.table({"article_id": pa.array(others, pa.string())})}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import replace
 
 import pyarrow as pa
@@ -13,7 +13,7 @@ import pytest
 from pipeline import stories
 from pipeline.settings import load_settings
 from pipeline.stages.run import run_pipeline
-from pipeline.store import Store, connect, execute, migrate
+from pipeline.store import Store, connect, migrate
 from pipeline.stories import (
     Doc,
     Evidence,
@@ -45,6 +45,7 @@ def con(ingested, tmp_path):
         connection.execute("UPDATE articles SET story_id = NULL")
         connection.execute("DELETE FROM stories")
         connection.execute("DELETE FROM story_terms")
+        connection.execute("DELETE FROM story_postings")
         yield connection
 
 
@@ -87,6 +88,7 @@ def test_articles_stored_before_their_terms_get_them_when_they_meet_a_new_one(co
     ids = seed_ids(con)
     assign_stories(con, [ids["003"], ids["000"]])
     con.execute("DELETE FROM story_terms")
+    con.execute("DELETE FROM story_postings")
     assert assign_stories(con, [ids["001"]]) == {ids["001"]: ids["003"]}
     with_terms = {row[0] for row in con.execute("SELECT DISTINCT article_id FROM story_terms").fetchall()}
     assert with_terms == {ids["003"], ids["001"]}  # 000 (undated) is in no dated article's window
@@ -237,31 +239,26 @@ def test_the_store_and_the_pool_meet_what_comparing_every_pair_would(empty_store
     assert sum(1 for article, story in pruned.items() if story < "a0150" <= article) > 10
 
 
-def test_stored_prefixes_cut_in_sql_are_those_python_cuts(empty_store):
-    """The stored articles' prefixes come from one SQL statement, the new ones' from `_prefix`: pruning is exact
-    only if both cut the same keys in the same order."""
+def test_an_article_is_stored_with_its_unit_vector_and_its_prefix_keys_under_its_story(empty_store):
+    """What a later load looks stored articles up by: each assigned article's term weights form a unit vector, and
+    its postings are keys of its own (entities only when dated) filed under its story and date."""
     con = empty_store
-    ids = insert_articles(con, synthetic_articles(300))
+    articles = synthetic_articles(300)
+    ids = insert_articles(con, articles)
     assign_stories(con, ids[:150])
-    scope = stories._open_scope(con, ids[150:], stories.WINDOW_DAYS)
-    in_sql = set(execute(con, "SELECT article_id, key, is_term FROM story_prefixes", tables=scope).fetchall())
-    in_python = set()
-    window = stories._STORED + " AND article_id IN (SELECT article_id FROM story_window)"
-    for sql, ids_sql, is_term in ((stories._TERM_WEIGHTS, stories._STORED, True),
-                                  (stories._ENTITY_WEIGHTS, window, False)):
-        weights, df = defaultdict(dict), {}
-        for article_id, key, weight, key_df in stories._rows(stories._weights(con, scope, sql, ids_sql)):
-            weights[article_id][key] = weight
-            df[key] = key_df
-        for article_id, vector in weights.items():
-            if is_term:
-                prefix = _prefix({k: w * w for k, w in vector.items()}, df, stories._TEXT_PREFIX**2)
-            else:
-                prefix = _prefix(vector, df, stories.ENTITY_MIN * sum(vector.values()))
-            in_python |= {(article_id, key, is_term) for key in prefix}
-    assert in_sql == in_python
-    assert {is_term for *_, is_term in in_sql} == {True, False}
-    assert len({article_id for article_id, *_ in in_sql}) > 100  # the window, and undated ones sharing entities
+    norms = dict(con.execute("SELECT article_id, sum(weight * weight) FROM story_terms GROUP BY ALL").fetchall())
+    assert len(norms) == 150 and all(abs(norm - 1) < 1e-9 for norm in norms.values())
+    story = dict(con.execute("SELECT article_id, story_id FROM articles WHERE story_id IS NOT NULL").fetchall())
+    postings = con.execute("SELECT article_id, key, is_term, published_at, story_id FROM story_postings").fetchall()
+    own = {a: (published, set(words), set(names)) for a, published, words, names in articles}
+    for article_id, key, is_term, published, story_id in postings:
+        day, words, names = own[article_id]
+        assert (published, story_id) == (day, story[article_id])
+        assert key in words if is_term else (key in names and day is not None)
+    assert {a for a, *_ in postings} == set(story)
+    assert {is_term for _, _, is_term, *_ in postings} == {True, False}
+    term_postings = sum(1 for _, _, is_term, *_ in postings if is_term)
+    assert term_postings < 0.9 * con.execute("SELECT count(*) FROM story_terms").fetchone()[0]  # prefixes, not all
 
 
 def test_a_key_common_on_one_day_is_met_through_one_holder_per_story_first(empty_store, monkeypatch):
@@ -272,12 +269,13 @@ def test_a_key_common_on_one_day_is_met_through_one_holder_per_story_first(empty
     day = dt.date(2019, 9, 1)
     words = "zeppelin lands on the village green".split()
     stored = insert_articles(con, [(f"{name}", day, words, {}) for name in ("a1", "a2", "a3", "b1")])
+    story = {article_id: "b1" if article_id == "b1" else "a1" for article_id in stored}
+    scope = stories._open_scope(con, stored, stories.WINDOW_DAYS)
+    stories._store_descriptions(con, stories._describe(con, scope, stored), story)
     con.execute("UPDATE articles SET story_id = CASE WHEN article_id LIKE 'a%' THEN 'a1' ELSE 'b1' END "
                 "WHERE article_id = ANY(?)", [stored])
     insert_articles(con, [("new", day, words, {})])
     scope = stories._open_scope(con, ["new"], stories.WINDOW_DAYS)
-    met = execute(
-        con, "SELECT DISTINCT a.story_id FROM story_prefixes p JOIN articles a USING (article_id) "
-        f"WHERE p.key = 'green' AND p.posting <= {stories.MAX_POSTINGS_A_DAY}", tables=scope).fetchall()
-    assert sorted(met) == [("a1",), ("b1",)]
+    met = stories._stored_candidates(con, scope, stories._describe(con, scope, ["new"]), stories.WINDOW_DAYS)
+    assert sorted(met.articles) == ["a1", "b1"]
     assert assign_stories(con, ["new"]) == {"new": "a1"}  # the sample still finds the best story
