@@ -10,6 +10,8 @@ from pipeline.enrich.linking import resolve_corpus
 from pipeline.enrich.names import ALIASES_FILE, CuratedName, canonical_key, curate, curated_aliases, normalise_name
 from pipeline.records import Mention
 from pipeline.settings import load_settings
+from pipeline.stages.load import _linkable_entities, entity_id_for
+from pipeline.store import connect, migrate
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -266,6 +268,33 @@ def test_corpus_curated_alias_comes_before_the_rules_and_joins_a_known_entity():
     resolved = resolve_corpus([article("Wladimir Putin"), article("UK", label="ORG")], known)
     assert resolved["Wladimir Putin"] == ("vladimir putin", "Vladimir Putin", "PERSON")
     assert resolved["UK"] == ("united kingdom", "United Kingdom", "GPE")
+
+
+def test_a_load_links_against_the_stored_entities_sharing_a_word_and_links_as_against_all(tmp_path):
+    """A chunk reads only the stored entities its names (or their curated forms) share a word with, and links its
+    names exactly as it would against every stored entity."""
+    stored = [("Nicolas Maduro", "PERSON", 40), ("Sergei Lavrov", "PERSON", 9), ("Angela Merkel", "PERSON", 30),
+              ("Germany", "GPE", 50), ("Donald Trump", "PERSON", 112), ("Melania Trump", "PERSON", 3),
+              ("Vladimir Putin", "PERSON", 60), ("Unity Party", "ORG", 2)]
+    with connect(tmp_path / "news.ducklake") as con:
+        migrate(con)
+        for name, label, articles in stored:
+            entity_id = entity_id_for(label, canonical_key(name))
+            con.execute("INSERT INTO entities (entity_id, name, label, name_key, aliases) VALUES (?, ?, ?, ?, [])",
+                        [entity_id, name, label, canonical_key(name)])
+            con.execute("INSERT INTO entity_counts VALUES (?, ?, ?, NULL)", [entity_id, articles, articles])
+        chunk = [article("Maduro", "Sergey Lavrov"), article("Trump"), article("Wladimir Putin"),
+                 article("Deutschland", label="GPE"), article("Juan Guaido")]
+        linkable = _linkable_entities(con, {(m.canonical, m.label) for mentions in chunk for m in mentions})
+    assert {name for _, name, *_ in linkable} == {"Nicolas Maduro", "Sergei Lavrov", "Donald Trump", "Melania Trump",
+                                                  "Vladimir Putin", "Germany"}
+    every = {canonical_key(name): (name, label) for name, label, _ in stored}
+    counts = {canonical_key(name): articles for name, _, articles in stored}
+    some = {key: (name, label) for key, name, label, _, _ in linkable}
+    resolved = resolve_corpus(chunk, some, {key: n for key, *_, n in linkable})
+    assert resolved == resolve_corpus(chunk, every, counts)
+    assert resolved["Maduro"][1] == "Nicolas Maduro" and resolved["Trump"][1] == "Donald Trump"
+    assert resolved["Deutschland"][1] == "Germany" and resolved["Sergey Lavrov"][1] == "Sergei Lavrov"
 
 
 @pytest.fixture(scope="module")

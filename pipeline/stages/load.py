@@ -25,6 +25,7 @@ from pipeline.aggregates import add_articles
 from pipeline.dedup import DegradedVersion, DuplicateMatch, ExactIndex, KnownArticle
 from pipeline.enrich.linking import resolve_corpus
 from pipeline.enrich.name_links import known_names, name_mentions
+from pipeline.enrich.names import canonical_key, curate
 from pipeline.enrich.places import country_code
 from pipeline.groups import bounded_groups
 from pipeline.neardup import NearDupIndex
@@ -292,14 +293,11 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table, untagged:
     whole history.
     """
     rows = mentions.to_pylist()
-    if not rows and not untagged.num_rows:
-        return
-    stored = con.execute("SELECT e.name_key, e.name, e.label, e.aliases, coalesce(c.articles, 0) "
-                         "FROM entities e LEFT JOIN entity_counts c USING (entity_id)").fetchall()
     if untagged.num_rows:
-        rows += _name_mentions(untagged, [(name, label, aliases) for _, name, label, aliases, _ in stored], rows)
+        rows += _name_mentions(untagged, con.execute("SELECT name, label, aliases FROM entities").fetchall(), rows)
     if not rows:
         return
+    stored = _linkable_entities(con, {(row["canonical"], row["label"]) for row in rows})
     known = {key: (name, label) for key, name, label, _, _ in stored}
     by_article: dict[str, list[Mention]] = defaultdict(list)
     for row in rows:
@@ -336,6 +334,22 @@ def _load_entities(con: duckdb.DuckDBPyConnection, mentions: pa.Table, untagged:
         "  SELECT m.entity_id, min(a.published_at) AS first_seen, max(a.published_at) AS last_seen"
         "  FROM incoming_mentions m JOIN articles a USING (article_id) GROUP BY m.entity_id"
         ") seen WHERE entities.entity_id = seen.entity_id", tables=incoming)
+
+
+def _linkable_entities(con: duckdb.DuckDBPyConnection,
+                       names: set[tuple[str, str]]) -> list[tuple[str, str, str, list, int]]:
+    """The stored entities (key, name, label, aliases, articles) the load's names (with their labels) can be
+    linked to: those sharing a word of their key with a name or its curated form. Every rule of `resolve_corpus`
+    pairs two keys that share a word (the same key; one typo in one word of a several-word name; a surname that
+    is the tail of a full name), and two stored entities are never linked to each other, so the others cannot
+    change a link. Reading all of them made each chunk's cost grow with the store, and the linker indexed every
+    stored full name's typo variants."""
+    words = {word for name, label in names for form in (name, curate(name, label)[0])
+             for word in canonical_key(form).split()}
+    return con.execute(
+        "SELECT e.name_key, e.name, e.label, e.aliases, coalesce(c.articles, 0) FROM entities e "
+        "LEFT JOIN entity_counts c USING (entity_id) WHERE list_has_any(string_split(e.name_key, ' '), ?)",
+        [sorted(words)]).fetchall()
 
 
 def _name_mentions(untagged: pa.Table, stored: list[tuple[str, str, list[str] | None]],
